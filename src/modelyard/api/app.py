@@ -1,0 +1,37 @@
+"""The application factory: one function builds everything from settings; nothing is module-global."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from modelyard.api import health
+from modelyard.api.errors import install_error_handlers
+from modelyard.api.limits import BodySizeLimit
+from modelyard.api.mlflow import mount_mlflow
+from modelyard.api.resources import mount_resources
+from modelyard.services import Services, build_services
+from modelyard.settings import Settings
+from modelyard.version import __version__
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the ASGI app. Pass ``services`` to share one container (tests do); else it is built here."""
+    svc = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if services is None:
+            svc.close()
+
+    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url="/docs")
+    app.state.services = svc
+    install_error_handlers(app)
+    app.include_router(health.router)
+    mount_mlflow(app)
+    mount_resources(app)
+    app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
+    return app

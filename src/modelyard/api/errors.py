@@ -1,0 +1,97 @@
+"""One place that turns domain errors into HTTP responses, in the shape of the surface that was called.
+
+MLflow paths answer ``{"error_code", "message"}``; everything else answers the resource API envelope
+``{"status": <non-zero>, "message", "result": {}}``. Unexpected exceptions are logged and answered with
+a 500 that leaks no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from modelyard.domain.errors import DomainError, ErrorCode
+
+log = logging.getLogger("modelyard.api")
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_PARAMETER_VALUE: 400,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.RESOURCE_ALREADY_EXISTS: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
+    ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.RESOURCE_CONFLICT: 409,
+    ErrorCode.ABORTED: 409,
+    ErrorCode.REQUEST_LIMIT_EXCEEDED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
+}
+
+MLFLOW_PREFIXES = ("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/", "/ajax-api/3.0/")
+
+
+def is_mlflow_path(path: str) -> bool:
+    return path.startswith(MLFLOW_PREFIXES)
+
+
+def error_response(path: str, code: ErrorCode, message: str, status: int | None = None) -> Response:
+    http_status = status or HTTP_STATUS.get(code, 400)
+    body: dict[str, Any]
+    if is_mlflow_path(path):
+        body = {"error_code": code.value, "message": message}
+    else:
+        body = {"status": http_status, "message": message, "error_code": code.value, "result": {}}
+    return Response(orjson.dumps(body), status_code=http_status, media_type="application/json")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"'{loc}': {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+    return "Invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return error_response(request.url.path, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request.url.path, ErrorCode.INVALID_PARAMETER_VALUE, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(
+                request.url.path,
+                ErrorCode.ENDPOINT_NOT_FOUND,
+                f"No endpoint {request.method} {request.url.path}.",
+                404,
+            )
+        if exc.status_code == 405:
+            return error_response(
+                request.url.path,
+                ErrorCode.ENDPOINT_NOT_FOUND,
+                f"Method {request.method} is not allowed on {request.url.path}.",
+                405,
+            )
+        code = ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
+        return error_response(request.url.path, code, str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(
+            request.url.path, ErrorCode.INTERNAL_ERROR, "Internal error; the server log has the details.", 500
+        )

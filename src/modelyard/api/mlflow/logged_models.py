@@ -1,0 +1,95 @@
+"""MLflow 3 logged-models endpoints, as ``mlflow.<flavor>.log_model`` calls them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelyard.api.body import json_body, json_response
+from modelyard.api.deps import services
+from modelyard.api.mlflow import wire
+from modelyard.domain.errors import InvalidParameter
+
+router = APIRouter()
+
+
+@router.post("/logged-models")
+async def create(request: Request) -> Response:
+    body = await json_body(request)
+    model = await run_in_threadpool(
+        services(request).logged_models.create,
+        experiment_id=wire.require_str(body, "experiment_id"),
+        name=wire.optional_str(body, "name"),
+        model_type=wire.optional_str(body, "model_type"),
+        source_run_id=wire.optional_str(body, "source_run_id"),
+        params=dict(wire.key_values(body, "params")),
+        tags=dict(wire.key_values(body, "tags")),
+    )
+    return json_response({"model": wire.logged_model(model)})
+
+
+@router.post("/logged-models/search")
+async def search(request: Request) -> Response:
+    body = await json_body(request)
+    experiment_ids = body.get("experiment_ids") or []
+    if not isinstance(experiment_ids, list):
+        raise InvalidParameter("Invalid value for parameter 'experiment_ids': expected a list.")
+    models, token = await run_in_threadpool(
+        services(request).logged_models.search,
+        experiment_ids=experiment_ids,
+        max_results=wire.optional_int(body, "max_results"),
+        page_token=wire.optional_str(body, "page_token"),
+        filter_string=wire.optional_str(body, "filter"),
+    )
+    out: dict[str, Any] = {}
+    if models:
+        out["models"] = [wire.logged_model(m) for m in models]
+    if token:
+        out["next_page_token"] = token
+    return json_response(out)
+
+
+@router.get("/logged-models/{model_id}")
+async def get(request: Request, model_id: str) -> Response:
+    model = await run_in_threadpool(services(request).logged_models.get, model_id)
+    return json_response({"model": wire.logged_model(model)})
+
+
+@router.patch("/logged-models/{model_id}")
+async def finalize(request: Request, model_id: str) -> Response:
+    body = await json_body(request)
+    model = await run_in_threadpool(
+        services(request).logged_models.finalize, model_id, wire.require_str(body, "status")
+    )
+    return json_response({"model": wire.logged_model(model)})
+
+
+@router.delete("/logged-models/{model_id}")
+async def delete(request: Request, model_id: str) -> Response:
+    await run_in_threadpool(services(request).logged_models.delete, model_id)
+    return json_response({})
+
+
+@router.patch("/logged-models/{model_id}/tags")
+async def set_tags(request: Request, model_id: str) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(services(request).logged_models.set_tags, model_id, dict(wire.key_values(body, "tags")))
+    return json_response({})
+
+
+@router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
+async def delete_tag(request: Request, model_id: str, tag_key: str) -> Response:
+    await run_in_threadpool(services(request).logged_models.delete_tag, model_id, tag_key)
+    return json_response({})
+
+
+@router.post("/logged-models/{model_id}/params")
+async def log_params(request: Request, model_id: str) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(
+        services(request).logged_models.log_params, model_id, dict(wire.key_values(body, "params"))
+    )
+    return json_response({})

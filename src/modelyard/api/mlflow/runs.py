@@ -1,0 +1,231 @@
+"""MLflow runs endpoints: lifecycle, logging, inputs/outputs, metric history, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelyard.api.body import json_body, json_response
+from modelyard.api.deps import services
+from modelyard.api.mlflow import wire
+from modelyard.api.mlflow.experiments import parse_view_type
+from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.tracking import CodeVersion, Environment, LifecycleStage, parse_int
+
+router = APIRouter()
+
+_RUN_ID = ("run_uuid",)
+
+
+def _code_version(raw: Any) -> CodeVersion | None:
+    if not isinstance(raw, dict):
+        return None
+    return CodeVersion(
+        repo=raw.get("repo"), commit=raw.get("commit"), branch=raw.get("branch"), dirty=raw.get("dirty")
+    )
+
+
+def _environment(raw: Any) -> Environment | None:
+    if not isinstance(raw, dict):
+        return None
+    packages = raw.get("packages") or {}
+    if not isinstance(packages, dict):
+        raise InvalidParameter("Invalid value for parameter 'environment.packages': expected an object.")
+    return Environment(
+        python_version=raw.get("python_version"),
+        platform=raw.get("platform"),
+        packages={str(k): str(v) for k, v in packages.items()},
+    )
+
+
+@router.post("/runs/create")
+async def create(request: Request) -> Response:
+    body = await json_body(request)
+    run = await run_in_threadpool(
+        services(request).tracking.create_run,
+        experiment_id=body.get("experiment_id") or "0",
+        user_id=wire.optional_str(body, "user_id") or "",
+        start_time=wire.optional_int(body, "start_time"),
+        tags=dict(wire.key_values(body, "tags")),
+        run_name=wire.optional_str(body, "run_name"),
+        code_version=_code_version(body.get("code_version")),
+        environment=_environment(body.get("environment")),
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    return json_response({"run": wire.run(run)})
+
+
+@router.get("/runs/get")
+async def get(request: Request) -> Response:
+    run_id = wire.require_str(dict(request.query_params), "run_id", aliases=_RUN_ID)
+    run = await run_in_threadpool(services(request).tracking.get_run, run_id)
+    return json_response({"run": wire.run(run)})
+
+
+@router.post("/runs/update")
+async def update(request: Request) -> Response:
+    body = await json_body(request)
+    run = await run_in_threadpool(
+        services(request).tracking.update_run,
+        wire.require_str(body, "run_id", aliases=_RUN_ID),
+        status=wire.optional_str(body, "status"),
+        end_time=wire.optional_int(body, "end_time"),
+        run_name=wire.optional_str(body, "run_name"),
+    )
+    info = wire.run(run)["info"]
+    return json_response({"run_info": info})
+
+
+@router.post("/runs/delete")
+async def delete(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id")
+    await run_in_threadpool(services(request).tracking.set_run_lifecycle, run_id, LifecycleStage.DELETED)
+    return json_response({})
+
+
+@router.post("/runs/restore")
+async def restore(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id")
+    await run_in_threadpool(services(request).tracking.set_run_lifecycle, run_id, LifecycleStage.ACTIVE)
+    return json_response({})
+
+
+@router.post("/runs/log-metric")
+async def log_metric(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
+    metric = wire.parse_metric(body, "metric")
+    await run_in_threadpool(services(request).tracking.log_batch, run_id, metrics=[metric])
+    return json_response({})
+
+
+@router.post("/runs/log-parameter")
+async def log_param(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
+    key = wire.require_str(body, "key")
+    value = body.get("value")
+    await run_in_threadpool(services(request).tracking.log_batch, run_id, params=[(key, value)])
+    return json_response({})
+
+
+@router.post("/runs/set-tag")
+async def set_tag(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
+    key = wire.require_str(body, "key")
+    await run_in_threadpool(services(request).tracking.log_batch, run_id, tags=[(key, body.get("value", ""))])
+    return json_response({})
+
+
+@router.post("/runs/delete-tag")
+async def delete_tag(request: Request) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(
+        services(request).tracking.delete_tag, wire.require_str(body, "run_id"), wire.require_str(body, "key")
+    )
+    return json_response({})
+
+
+@router.post("/runs/log-batch")
+async def log_batch(request: Request) -> Response:
+    body = await json_body(request)
+    run_id = wire.require_str(body, "run_id")
+    await run_in_threadpool(
+        services(request).tracking.log_batch,
+        run_id,
+        metrics=wire.parse_metrics(body),
+        params=wire.key_values(body, "params"),
+        tags=wire.key_values(body, "tags"),
+    )
+    return json_response({})
+
+
+@router.post("/runs/log-inputs")
+async def log_inputs(request: Request) -> Response:
+    body = await json_body(request)
+    models = body.get("models") or []
+    await run_in_threadpool(
+        services(request).tracking.log_inputs,
+        wire.require_str(body, "run_id"),
+        datasets=wire.parse_dataset_inputs(body),
+        model_ids=[str(m.get("model_id")) for m in models if isinstance(m, dict) and m.get("model_id")],
+    )
+    return json_response({})
+
+
+@router.post("/runs/outputs")
+async def log_outputs(request: Request) -> Response:
+    body = await json_body(request)
+    models = body.get("models") or []
+    if not isinstance(models, list):
+        raise InvalidParameter("Invalid value for parameter 'models': expected a list.")
+    parsed = []
+    for i, m in enumerate(models):
+        if not isinstance(m, dict) or not m.get("model_id"):
+            raise InvalidParameter(f"Missing value for required parameter 'models[{i}].model_id'.")
+        parsed.append((str(m["model_id"]), parse_int(f"models[{i}].step", m.get("step"), default=0)))
+    await run_in_threadpool(services(request).tracking.log_outputs, wire.require_str(body, "run_id"), models=parsed)
+    return json_response({})
+
+
+@router.post("/runs/search")
+async def search(request: Request) -> Response:
+    body = await json_body(request)
+    experiment_ids = body.get("experiment_ids") or []
+    order_by = body.get("order_by") or []
+    if not isinstance(experiment_ids, list) or not isinstance(order_by, list):
+        raise InvalidParameter("Invalid value for 'experiment_ids' or 'order_by': expected lists.")
+    runs, token = await run_in_threadpool(
+        services(request).tracking.search_runs,
+        experiment_ids=experiment_ids,
+        filter_string=wire.optional_str(body, "filter"),
+        view_type=parse_view_type(body.get("run_view_type")),
+        max_results=wire.optional_int(body, "max_results"),
+        order_by=order_by,
+        page_token=wire.optional_str(body, "page_token"),
+    )
+    out: dict[str, Any] = {}
+    if runs:
+        out["runs"] = [wire.run(r) for r in runs]
+    if token:
+        out["next_page_token"] = token
+    return json_response(out)
+
+
+@router.get("/metrics/get-history")
+async def metric_history(request: Request) -> Response:
+    q = dict(request.query_params)
+    points, token = await run_in_threadpool(
+        services(request).tracking.metric_history,
+        wire.require_str(q, "run_id", aliases=_RUN_ID),
+        wire.require_str(q, "metric_key"),
+        max_results=wire.optional_int(q, "max_results"),
+        page_token=q.get("page_token"),
+    )
+    out: dict[str, Any] = {}
+    if points:
+        out["metrics"] = [wire.metric(p) for p in points]
+    if token:
+        out["next_page_token"] = token
+    return json_response(out)
+
+
+@router.get("/metrics/get-history-bulk-interval")
+async def metric_history_bulk(request: Request) -> Response:
+    q = request.query_params
+    flat = dict(q)
+    points = await run_in_threadpool(
+        services(request).tracking.metric_history_bulk_interval,
+        q.getlist("run_ids"),
+        wire.require_str(flat, "metric_key"),
+        start_step=wire.optional_int(flat, "start_step"),
+        end_step=wire.optional_int(flat, "end_step"),
+        max_results=wire.optional_int(flat, "max_results"),
+    )
+    return json_response({"metrics": [wire.metric(p, with_run=True) for p in points]} if points else {})

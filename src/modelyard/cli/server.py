@@ -1,0 +1,43 @@
+"""``modelyard server``: run the whole platform in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from modelyard.api.app import create_app
+from modelyard.settings import DEFAULT_PORT, Settings
+
+
+def server(
+    host: str = typer.Option(None, help="Address to bind (default 127.0.0.1; env MODELYARD_HOST)."),
+    port: int = typer.Option(None, help=f"Port to listen on (default {DEFAULT_PORT}; env MODELYARD_PORT)."),
+    data_dir: Path = typer.Option(None, help="Data directory (default ~/.modelyard; env MODELYARD_DATA_DIR)."),
+    backend_store_uri: str = typer.Option(
+        None, help="sqlite:///path or postgresql+psycopg://... (default: SQLite in the data dir)."
+    ),
+    artifact_root: str = typer.Option(
+        None, help="Local directory or s3://bucket/prefix (default: <data-dir>/artifacts)."
+    ),
+) -> None:
+    """Start the modelyard server: tracking (MLflow-compatible API), resource API and UI."""
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "backend_store_uri": backend_store_uri,
+            "artifact_root": artifact_root,
+        }.items()
+        if v is not None
+    }
+    settings = Settings(**overrides).resolved()
+    app = create_app(settings)
+    typer.echo(
+        f"modelyard server on http://{settings.host}:{settings.port}  "
+        f"(store: {settings.database_url}, artifacts: {settings.artifact_uri})"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

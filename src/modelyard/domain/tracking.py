@@ -1,0 +1,261 @@
+"""Tracking entities and the rules that hold whatever surface writes them.
+
+Projects hold experiments; experiments hold runs; a run has immutable params, metrics with full
+history (value, timestamp, step), tags, dataset inputs, logged-model outputs, a code version and an
+environment. Limits are MLflow's so that the official client and modelyard agree on what is valid.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from modelyard.domain.errors import InvalidParameter
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+DEFAULT_PROJECT_NAME = "default"
+
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_BATCH_BYTES = 1024 * 1024
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 5000
+MAX_KEY_LENGTH = 250
+MAX_ENTITY_NAME_LENGTH = 500
+SEARCH_RUNS_DEFAULT = 1000
+SEARCH_RUNS_MAX = 50000
+SEARCH_EXPERIMENTS_DEFAULT = 1000
+SEARCH_EXPERIMENTS_MAX = 50000
+METRIC_HISTORY_PAGE = 25000
+
+PARENT_RUN_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+GIT_BRANCH_TAG = "mlflow.source.git.branch"
+GIT_REPO_TAG = "mlflow.source.git.repoURL"
+
+# A key is a relative path of safe characters: MLflow's rule, which also keeps keys usable as file names.
+_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+
+
+class RunStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ViewType(StrEnum):
+    ACTIVE_ONLY = "ACTIVE_ONLY"
+    DELETED_ONLY = "DELETED_ONLY"
+    ALL = "ALL"
+
+    def stages(self) -> tuple[LifecycleStage, ...]:
+        if self is ViewType.ACTIVE_ONLY:
+            return (LifecycleStage.ACTIVE,)
+        if self is ViewType.DELETED_ONLY:
+            return (LifecycleStage.DELETED,)
+        return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
+
+class LoggedModelStatus(StrEnum):
+    UNSPECIFIED = "LOGGED_MODEL_STATUS_UNSPECIFIED"
+    PENDING = "LOGGED_MODEL_PENDING"
+    READY = "LOGGED_MODEL_READY"
+    FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
+
+
+@dataclass(slots=True)
+class Project:
+    id: int
+    name: str
+    description: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    project_id: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str | None = None
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(slots=True)
+class Dataset:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(slots=True)
+class DatasetInput:
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CodeVersion:
+    """Where the code of a run came from; captured by the client, also derived from MLflow's git tags."""
+
+    repo: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
+@dataclass(slots=True)
+class Environment:
+    python_version: str | None = None
+    platform: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Run:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[str] = field(default_factory=list)
+    model_outputs: list[tuple[str, int]] = field(default_factory=list)
+    code_version: CodeVersion | None = None
+    environment: Environment | None = None
+
+
+@dataclass(slots=True)
+class LoggedModel:
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp_ms: int
+    last_updated_timestamp_ms: int
+    status: str
+    lifecycle_stage: str
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+
+
+def validate_key(kind: str, key: Any) -> str:
+    """A metric/param/tag key: non-empty, ≤ 250 chars, a relative path of safe characters."""
+    if not isinstance(key, str) or key == "":
+        raise InvalidParameter(f"Missing value for required parameter '{kind} key'.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameter(
+            f"{kind.capitalize()} key '{key[:40]}...' had length {len(key)}, which exceeded length limit "
+            f"of {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_RE.match(key) or key.startswith("/") or ".." in key.split("/"):
+        raise InvalidParameter(
+            f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), "
+            "periods (.), spaces ( ), colon(:) and slashes (/), and may not start with '/' or contain '..'."
+        )
+    return key
+
+
+def validate_value(kind: str, key: str, value: Any, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    if len(value) > limit:
+        raise InvalidParameter(
+            f"{kind.capitalize()} value '{value[:40]}...' for key '{key}' had length {len(value)}, "
+            f"which exceeded length limit of {limit}"
+        )
+    return value
+
+
+def parse_metric_value(key: str, raw: Any) -> float:
+    """Numbers, or the protobuf-JSON spellings 'NaN', 'Infinity', '-Infinity' the mlflow client sends."""
+    if isinstance(raw, bool):
+        raise InvalidParameter(f"Got invalid value {raw} for metric '{key}' (expected a number).")
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    raise InvalidParameter(f"Got invalid value {raw!r} for metric '{key}' (expected a number).")
+
+
+def parse_int(field_name: str, raw: Any, *, default: int | None = None) -> int:
+    """int64 fields arrive as JSON numbers or (protobuf JSON) as strings of digits."""
+    if raw is None:
+        if default is None:
+            raise InvalidParameter(f"Missing value for required parameter '{field_name}'.")
+        return default
+    if isinstance(raw, bool):
+        raise InvalidParameter(f"Invalid value {raw!r} for parameter '{field_name}': expected an integer.")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str):
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    raise InvalidParameter(f"Invalid value {raw!r} for parameter '{field_name}': expected an integer.")
+
+
+def metric_to_wire(value: float) -> float | str:
+    """JSON has no NaN/Infinity; protobuf JSON spells them as strings, which the mlflow client parses."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value

@@ -1,0 +1,150 @@
+"""Artifact use cases: resolve an artifact URI to a store and a path, list, stream up and down, delete.
+
+URIs come from runs, logged models and model versions: ``mlflow-artifacts:/a/b`` (served by this
+server's own default store), ``s3://bucket/prefix``, ``file:///dir`` or a plain path. A URI that falls
+under the default store's root is served by the default store itself, so the common case needs no
+extra store and no extra S3 client; other roots get a store of their own, kept in a small LRU cache.
+
+Stores are blocking (files, boto3); the async ``upload``/``download`` below move that work onto worker
+threads chunk by chunk so a large transfer never blocks the event loop nor sits whole in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+import anyio
+import anyio.to_thread
+
+from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.tracking import Run
+from modelyard.storage.artifacts import ArtifactInfo, ArtifactStore, artifact_store_for, clean_path
+
+STREAM_CHUNK = 1024 * 1024
+STORE_CACHE_SIZE = 64
+
+
+class ArtifactService:
+    def __init__(self, default_store: ArtifactStore, *, cache_size: int = STORE_CACHE_SIZE) -> None:
+        self.default_store = default_store
+        self._cache: OrderedDict[str, ArtifactStore] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    # -- resolving URIs ---------------------------------------------------------------------------
+
+    def store_and_path(self, uri: str) -> tuple[ArtifactStore, str]:
+        """The store that holds ``uri`` and the path of ``uri`` inside it."""
+        parsed = urlparse(uri)
+        if parsed.scheme == "mlflow-artifacts":
+            # The host part of mlflow-artifacts://host:port/... names this server; the path is what counts.
+            return self.default_store, clean_path(unquote(parsed.path).lstrip("/"))
+        root = _root_uri(uri, parsed.scheme)
+        default_root = self.default_store.root_uri.rstrip("/")
+        if root == default_root:
+            return self.default_store, ""
+        if root.startswith(default_root + "/"):
+            return self.default_store, clean_path(root[len(default_root) + 1 :])
+        return self._store_for_root(root), ""
+
+    def run_artifact_root(self, run: Run) -> tuple[ArtifactStore, str]:
+        return self.store_and_path(run.artifact_uri)
+
+    def _store_for_root(self, root: str) -> ArtifactStore:
+        with self._lock:
+            store = self._cache.get(root)
+            if store is not None:
+                self._cache.move_to_end(root)
+                return store
+        # Building an S3 client takes a while; do it outside the lock. A rare duplicate is harmless.
+        store = artifact_store_for(root)
+        with self._lock:
+            self._cache[root] = store
+            self._cache.move_to_end(root)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return store
+
+    # -- operations -------------------------------------------------------------------------------
+
+    def list_under(self, store: ArtifactStore, base: str, path: str | None = None) -> list[ArtifactInfo]:
+        """Children of the directory ``base/path``, their paths made relative to ``base``."""
+        base = clean_path(base)
+        directory = _join(base, clean_path(path))
+        cut = len(base) + 1 if base else 0
+        return [ArtifactInfo(i.path[cut:], i.is_dir, i.file_size) for i in store.list(directory)]
+
+    def list_run_artifacts(self, run: Run, path: str | None) -> list[ArtifactInfo]:
+        """Children of ``path`` in a run's artifacts, their paths relative to the run's artifact root."""
+        store, base = self.run_artifact_root(run)
+        return self.list_under(store, base, path)
+
+    def delete(self, store: ArtifactStore, path: str) -> None:
+        if not clean_path(path):
+            raise InvalidParameter(
+                "An artifact path is required; refusing to delete the whole artifact root."
+            )
+        store.delete(path)
+
+    async def upload(self, store: ArtifactStore, path: str, chunks: AsyncIterable[bytes]) -> None:
+        """Stream ``chunks`` into ``path``; the file appears only if every chunk arrived."""
+        clean_path(path)  # refuse a bad path before reading any of the body
+        writer = store.writer(path)
+        f = await anyio.to_thread.run_sync(writer.__enter__)
+        try:
+            buffer = bytearray()
+            async for chunk in chunks:
+                buffer += chunk
+                # Hop to a thread once per ~1 MiB, not once per (often 64 KiB) network chunk.
+                if len(buffer) >= STREAM_CHUNK:
+                    await anyio.to_thread.run_sync(f.write, bytes(buffer))
+                    buffer.clear()
+            if buffer:
+                await anyio.to_thread.run_sync(f.write, bytes(buffer))
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(writer.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        await anyio.to_thread.run_sync(writer.__exit__, None, None, None)
+
+    async def download(self, store: ArtifactStore, path: str) -> AsyncIterator[bytes]:
+        """Open ``path`` now (so a missing file raises ``NotFound`` before any response starts) and
+        return its bytes as an async stream that closes the file when done."""
+        reader = store.reader(path)
+        f = await anyio.to_thread.run_sync(reader.__enter__)
+        return _chunks(reader, f)
+
+
+async def _chunks(reader: AbstractContextManager[BinaryIO], f: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await anyio.to_thread.run_sync(f.read, STREAM_CHUNK):
+            yield chunk
+    finally:
+        reader.__exit__(None, None, None)
+
+
+def _join(base: str, path: str) -> str:
+    return f"{base}/{path}" if base and path else base or path
+
+
+def _root_uri(uri: str, scheme: str) -> str:
+    """The canonical root URI of a non-proxied location, as stores spell their ``root_uri``."""
+    if scheme == "s3":
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        prefix = clean_path(prefix.strip("/"))
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if scheme == "file":
+        return str(Path(unquote(urlparse(uri).path)).expanduser().resolve())
+    if scheme == "":
+        # A plain path; a relative one is taken from the server's working directory, as MLflow does.
+        return str(Path(uri).expanduser().resolve())
+    raise InvalidParameter(
+        f"Unsupported artifact location '{uri}': modelyard serves mlflow-artifacts:/, s3://, file:// and "
+        "local paths."
+    )

@@ -1,0 +1,220 @@
+"""MLflow 3 logged models: what ``mlflow.<flavor>.log_model`` creates before uploading model files.
+
+A logged model lives in an experiment, optionally comes from a source run, and has params, tags,
+metrics (points logged with its ``model_id``) and a status that turns READY once its files are up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.logged_models import LOGGED_MODELS, matches
+from modelyard.domain.tracking import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    LifecycleStage,
+    LoggedModel,
+    LoggedModelStatus,
+    Metric,
+    validate_key,
+    validate_value,
+)
+from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, new_id, now_ms
+from modelyard.services.experiments import parse_experiment_id
+from modelyard.storage import tracking_repo as repo
+from modelyard.storage.db import Database
+from modelyard.storage.orm import (
+    ExperimentRow,
+    LoggedModelParamRow,
+    LoggedModelRow,
+    LoggedModelTagRow,
+    MetricRow,
+)
+
+
+def _load(s: Any, rows: list[LoggedModelRow]) -> list[LoggedModel]:
+    ids = [r.model_id for r in rows]
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    params: dict[str, dict[str, str]] = {i: {} for i in ids}
+    metrics: dict[str, list[Metric]] = {i: [] for i in ids}
+    if ids:
+        for mid, k, v in s.execute(
+            select(LoggedModelTagRow.model_id, LoggedModelTagRow.key, LoggedModelTagRow.value).where(
+                LoggedModelTagRow.model_id.in_(ids)
+            )
+        ):
+            tags[mid][k] = v
+        for mid, k, v in s.execute(
+            select(LoggedModelParamRow.model_id, LoggedModelParamRow.key, LoggedModelParamRow.value).where(
+                LoggedModelParamRow.model_id.in_(ids)
+            )
+        ):
+            params[mid][k] = v
+        for m in s.execute(select(MetricRow).where(MetricRow.model_id.in_(ids))).scalars():
+            metrics[str(m.model_id)].append(
+                Metric(
+                    key=m.key,
+                    value=float("nan") if m.is_nan else m.value,
+                    timestamp=m.timestamp,
+                    step=m.step,
+                    run_id=m.run_uuid,
+                    model_id=m.model_id,
+                    dataset_name=m.dataset_name,
+                    dataset_digest=m.dataset_digest,
+                )
+            )
+    return [
+        LoggedModel(
+            model_id=r.model_id,
+            experiment_id=str(r.experiment_id),
+            name=r.name,
+            artifact_location=r.artifact_location,
+            creation_timestamp_ms=r.creation_timestamp_ms,
+            last_updated_timestamp_ms=r.last_updated_timestamp_ms,
+            status=r.status,
+            lifecycle_stage=r.lifecycle_stage,
+            model_type=r.model_type,
+            source_run_id=r.source_run_id,
+            status_message=r.status_message,
+            tags=tags[r.model_id],
+            params=params[r.model_id],
+            metrics=metrics[r.model_id],
+        )
+        for r in rows
+    ]
+
+
+class LoggedModelService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        *,
+        experiment_id: Any,
+        name: str | None = None,
+        model_type: str | None = None,
+        source_run_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> LoggedModel:
+        eid = parse_experiment_id(experiment_id)
+        checked_params = {
+            validate_key("param", k): validate_value("param", k, v, MAX_PARAM_VALUE_LENGTH)
+            for k, v in (params or {}).items()
+        }
+        checked_tags = {
+            validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in (tags or {}).items()
+        }
+        with self.db.write() as s:
+            exp = s.get(ExperimentRow, eid)
+            if exp is None:
+                raise NotFound(f"No Experiment with id={eid} exists")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
+            if source_run_id:
+                repo.get_run_row(s, source_run_id)
+            model_id = f"m-{new_id()}"
+            now = now_ms()
+            row = LoggedModelRow(
+                model_id=model_id,
+                experiment_id=eid,
+                name=name or model_id,
+                artifact_location=f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts",
+                creation_timestamp_ms=now,
+                last_updated_timestamp_ms=now,
+                status=LoggedModelStatus.PENDING,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+                model_type=model_type,
+                source_run_id=source_run_id or None,
+            )
+            s.add(row)
+            s.flush()
+            s.add_all(LoggedModelParamRow(model_id=model_id, key=k, value=v) for k, v in checked_params.items())
+            s.add_all(LoggedModelTagRow(model_id=model_id, key=k, value=v) for k, v in checked_tags.items())
+            s.flush()
+            return _load(s, [row])[0]
+
+    def _row(self, s: Any, model_id: str) -> LoggedModelRow:
+        row = s.get(LoggedModelRow, model_id)
+        if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
+            raise NotFound(f"Logged model with ID '{model_id}' not found.")
+        return row  # type: ignore[no-any-return]
+
+    def get(self, model_id: str) -> LoggedModel:
+        with self.db.read() as s:
+            return _load(s, [self._row(s, model_id)])[0]
+
+    def finalize(self, model_id: str, status: str) -> LoggedModel:
+        valid = {s.value for s in LoggedModelStatus}
+        if status not in valid:
+            raise InvalidParameter(f"Invalid value '{status}' for parameter 'status'. Valid values: {sorted(valid)}.")
+        with self.db.write() as s:
+            row = self._row(s, model_id)
+            row.status = status
+            row.last_updated_timestamp_ms = now_ms()
+            s.flush()
+            return _load(s, [row])[0]
+
+    def set_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+        checked = {validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+        with self.db.write() as s:
+            row = self._row(s, model_id)
+            for k, v in checked.items():
+                existing = s.get(LoggedModelTagRow, (model_id, k))
+                if existing is None:
+                    s.add(LoggedModelTagRow(model_id=model_id, key=k, value=v))
+                else:
+                    existing.value = v
+            row.last_updated_timestamp_ms = now_ms()
+
+    def delete_tag(self, model_id: str, key: str) -> None:
+        with self.db.write() as s:
+            self._row(s, model_id)
+            tag = s.get(LoggedModelTagRow, (model_id, key))
+            if tag is None:
+                raise NotFound(f"No tag with key '{key}' on logged model '{model_id}'.")
+            s.delete(tag)
+
+    def log_params(self, model_id: str, params: dict[str, Any]) -> None:
+        checked = {
+            validate_key("param", k): validate_value("param", k, v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()
+        }
+        with self.db.write() as s:
+            self._row(s, model_id)
+            for k, v in checked.items():
+                if s.get(LoggedModelParamRow, (model_id, k)) is None:
+                    s.add(LoggedModelParamRow(model_id=model_id, key=k, value=v))
+
+    def delete(self, model_id: str) -> None:
+        with self.db.write() as s:
+            row = self._row(s, model_id)
+            row.lifecycle_stage = LifecycleStage.DELETED
+            row.last_updated_timestamp_ms = now_ms()
+
+    def search(
+        self,
+        *,
+        experiment_ids: list[Any],
+        max_results: int | None = None,
+        page_token: str | None = None,
+        filter_string: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        filters = LOGGED_MODELS.parse_filter(filter_string)
+        limit = check_max_results(max_results, default=100, maximum=1000)  # type: ignore[arg-type]
+        offset = decode_page_token(page_token)
+        eids = [parse_experiment_id(e) for e in experiment_ids]
+        with self.db.read() as s:
+            stmt = (
+                select(LoggedModelRow)
+                .where(LoggedModelRow.lifecycle_stage == LifecycleStage.ACTIVE)
+                .order_by(LoggedModelRow.creation_timestamp_ms.desc(), LoggedModelRow.model_id)
+            )
+            if eids:
+                stmt = stmt.where(LoggedModelRow.experiment_id.in_(eids))
+            models = [m for m in _load(s, list(s.scalars(stmt))) if matches(m, filters)]
+        page = models[offset : offset + limit]
+        return page, (encode_page_token(offset + limit) if len(models) > offset + limit else None)

@@ -1,0 +1,258 @@
+"""The declaration of a resource: what the generic resource API needs to list, show, edit and act on it.
+
+A ``ResourceSpec`` names an ORM row class, its columns (how each is listed, shown, filtered and
+ordered), the add/edit form fields, the actions, and hooks that create, update and delete through the
+services, so business rules stay in the services. Declarations are checked when they are built: a
+wrong declaration fails at import time, not on a user's request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import QueryableAttribute
+
+from modelyard.services.resources.forms import Field
+from modelyard.storage.resource_query import LIKE_OPS, Link, Op
+
+if TYPE_CHECKING:
+    from modelyard.services.container import Services
+
+CreateHook = Callable[["Services", dict[str, Any]], Any]
+"""Creates the item from cleaned form values; returns its primary key."""
+UpdateHook = Callable[["Services", Any, dict[str, Any]], None]
+DeleteHook = Callable[["Services", Any], None]
+ActionHandler = Callable[["Services", Any], None]
+
+
+class ColumnType(StrEnum):
+    STRING = "string"  # short text
+    TEXT = "text"  # long text
+    INTEGER = "integer"
+    TIMESTAMP = "timestamp"  # integer milliseconds since the epoch
+    ENUM = "enum"  # one of the column's ``values``
+    JSON = "json"  # a JSON document: shown, never filtered or ordered
+    RELATION = "relation"  # no value of its own: the rows linked through a many-to-many association
+
+
+OP_LABELS: dict[Op, str] = {
+    Op.SW: "Starts with",
+    Op.NSW: "Does not start with",
+    Op.EW: "Ends with",
+    Op.NEW: "Does not end with",
+    Op.CT: "Contains",
+    Op.NCT: "Does not contain",
+    Op.EQ: "Equal to",
+    Op.NEQ: "Not equal to",
+    Op.GT: "Greater than",
+    Op.LT: "Less than",
+    Op.REL_O_M: "Relation",
+    Op.NREL_O_M: "No relation",
+    Op.REL_M_M: "Relation as many",
+    Op.EQF: "Equal to function",
+    Op.INF: "One of",
+}
+
+_DEFAULT_OPS: dict[ColumnType, tuple[Op, ...]] = {
+    ColumnType.STRING: (Op.SW, Op.NSW, Op.EW, Op.NEW, Op.CT, Op.NCT, Op.EQ, Op.NEQ, Op.INF),
+    ColumnType.TEXT: (Op.CT, Op.NCT, Op.EQ, Op.NEQ),
+    ColumnType.INTEGER: (Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF),
+    ColumnType.TIMESTAMP: (Op.EQ, Op.NEQ, Op.GT, Op.LT),
+    ColumnType.ENUM: (Op.EQ, Op.NEQ, Op.INF),
+    ColumnType.JSON: (),
+    ColumnType.RELATION: (Op.REL_M_M,),
+}
+_ONE_TO_MANY_OPS = (Op.REL_O_M, Op.NREL_O_M, Op.EQ, Op.NEQ, Op.INF)
+_TYPE_OPS: dict[ColumnType, frozenset[Op]] = {
+    ColumnType.STRING: LIKE_OPS | {Op.EQ, Op.NEQ, Op.INF, Op.GT, Op.LT},
+    ColumnType.TEXT: LIKE_OPS | {Op.EQ, Op.NEQ},
+    ColumnType.INTEGER: frozenset({Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF}),
+    ColumnType.TIMESTAMP: frozenset({Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF}),
+    ColumnType.ENUM: frozenset({Op.EQ, Op.NEQ, Op.INF}),
+    ColumnType.JSON: frozenset(),
+    ColumnType.RELATION: frozenset({Op.REL_M_M}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OneToMany:
+    """The column holds the primary key of a row of resource ``target`` (the "one" side)."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManyToMany:
+    """The column lists the rows of resource ``target`` linked to this row through ``link``."""
+
+    target: str
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the resource. ``ops`` defaults by type (see ``operators``)."""
+
+    name: str
+    label: str
+    type: ColumnType = ColumnType.STRING
+    description: str = ""
+    listed: bool = True
+    shown: bool = True
+    searchable: bool = True
+    orderable: bool = True
+    ops: tuple[Op, ...] | None = None
+    values: tuple[str, ...] = ()
+    relation: OneToMany | ManyToMany | None = None
+
+    @property
+    def operators(self) -> tuple[Op, ...]:
+        if not self.searchable:
+            return ()
+        if self.ops is not None:
+            return self.ops
+        if isinstance(self.relation, OneToMany):
+            return _ONE_TO_MANY_OPS
+        return _DEFAULT_OPS[self.type]
+
+    def check(self, resource: str) -> None:
+        where = f"resource {resource!r} column {self.name!r}"
+        if self.type is ColumnType.ENUM and not self.values:
+            raise ValueError(f"{where}: an enum column needs its values")
+        if (self.type is ColumnType.RELATION) != isinstance(self.relation, ManyToMany):
+            raise ValueError(f"{where}: type RELATION goes with a ManyToMany relation, and only with it")
+        if self.type in (ColumnType.JSON, ColumnType.RELATION) and (self.orderable or self.listed):
+            raise ValueError(f"{where}: {self.type} columns can be neither listed nor ordered")
+        allowed = set(_TYPE_OPS[self.type])
+        if isinstance(self.relation, OneToMany):
+            allowed |= {Op.REL_O_M, Op.NREL_O_M}
+        bad = [op.value for op in self.operators if op not in allowed]
+        if bad:
+            raise ValueError(f"{where}: operators {bad} do not apply to a {self.type} column")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An operation on one item (``single``) or on many at once (``multiple``), done by ``handler``."""
+
+    name: str
+    text: str
+    handler: ActionHandler
+    confirmation: str = ""
+    single: bool = True
+    multiple: bool = True
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """Everything the generic API needs to serve one resource under ``/<name>/api/``."""
+
+    name: str
+    label: str
+    row: type[Any]
+    primary_key: str
+    columns: tuple[Column, ...]
+    order_column: str
+    order_direction: str = "desc"
+    description: str = ""
+    title_column: str | None = None  # the column that names an item for people (choices, related lists)
+    add_fields: tuple[Field, ...] = ()
+    edit_fields: tuple[Field, ...] = ()
+    actions: tuple[Action, ...] = ()
+    create: CreateHook | None = None
+    update: UpdateHook | None = None
+    delete: DeleteHook | None = None
+    page_size: int = 100
+    max_page_size: int = 1000
+    extra_permissions: tuple[str, ...] = ()
+    _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
+        where = f"resource {self.name!r}"
+        if len(self._by_name) != len(self.columns):
+            raise ValueError(f"{where}: column names repeat")
+        if self.primary_key not in self._by_name:
+            raise ValueError(f"{where}: the primary key {self.primary_key!r} must be a declared column")
+        if self.pk_column.type not in (ColumnType.INTEGER, ColumnType.STRING):
+            raise ValueError(f"{where}: the primary key must be an integer or a string column")
+        for name in (self.order_column, self.title_column):
+            if name is not None and name not in self._by_name:
+                raise ValueError(f"{where}: {name!r} is not a declared column")
+        if self.order_direction not in ("asc", "desc"):
+            raise ValueError(f"{where}: order_direction is 'asc' or 'desc'")
+        if not 1 <= self.page_size <= self.max_page_size:
+            raise ValueError(f"{where}: page_size must be between 1 and max_page_size")
+        for column in self.columns:
+            column.check(self.name)
+            if column.relation is None or isinstance(column.relation, OneToMany):
+                self.attribute(column)  # the row class must have it
+        if (self.add_fields and self.create is None) or (self.edit_fields and self.update is None):
+            raise ValueError(f"{where}: form fields without the hook that uses them")
+        if (self.create is not None and not self.add_fields) or (self.update is not None and not self.edit_fields):
+            raise ValueError(f"{where}: a create or update hook needs its form fields")
+        if len({a.name for a in self.actions}) != len(self.actions):
+            raise ValueError(f"{where}: action names repeat")
+
+    @property
+    def pk_column(self) -> Column:
+        return self._by_name[self.primary_key]
+
+    def column(self, name: str) -> Column | None:
+        return self._by_name.get(name)
+
+    def attribute(self, column: Column) -> QueryableAttribute[Any]:
+        attr = getattr(self.row, column.name, None)
+        if not isinstance(attr, QueryableAttribute):
+            raise ValueError(f"resource {self.name!r}: {self.row.__name__} has no column {column.name!r}")
+        return attr
+
+    def nullable(self, column: Column) -> bool:
+        table_column = self.row.__table__.c.get(column.name)
+        return bool(table_column is not None and table_column.nullable)
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    @property
+    def permissions(self) -> list[str]:
+        granted = ["can_list", "can_show"]
+        granted += [p for p, hook in (("can_add", self.create), ("can_edit", self.update)) if hook is not None]
+        if self.delete is not None:
+            granted.append("can_delete")
+        granted += [f"can_action_{a.name}" for a in self.actions]
+        return granted + list(self.extra_permissions)
+
+    @property
+    def searchable(self) -> list[str]:
+        return [c.name for c in self.columns if c.operators]
+
+    @property
+    def orderable(self) -> list[str]:
+        return [c.name for c in self.columns if c.orderable]
+
+
+class ResourceRegistry:
+    """The declared resources by name; relation targets are checked to exist."""
+
+    def __init__(self, specs: tuple[ResourceSpec, ...]) -> None:
+        self._specs: dict[str, ResourceSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"resource {spec.name!r} is declared twice")
+            self._specs[spec.name] = spec
+        for spec in specs:
+            targets = [c.relation.target for c in spec.columns if c.relation is not None]
+            targets += [f.relation for f in (*spec.add_fields, *spec.edit_fields) if f.relation is not None]
+            for target in targets:
+                if target not in self._specs:
+                    raise ValueError(f"resource {spec.name!r} relates to undeclared resource {target!r}")
+
+    def __iter__(self) -> Any:
+        return iter(self._specs.values())
+
+    def get(self, name: str) -> ResourceSpec:
+        return self._specs[name]

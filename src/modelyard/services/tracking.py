@@ -1,0 +1,399 @@
+"""Runs: create, update, delete/restore, log params/metrics/tags/inputs/outputs, history, search.
+
+Writes are idempotent under the mlflow client's retries: metric points are deduplicated by their
+primary key, a param logged again with the same value is accepted, and a run create that carries a
+run name (or an ``Idempotency-Key``) returns the run already created by an earlier attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.search import parse_filter, parse_order_by
+from modelyard.domain.tracking import (
+    GIT_BRANCH_TAG,
+    GIT_COMMIT_TAG,
+    GIT_REPO_TAG,
+    MAX_ENTITIES_PER_BATCH,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_TAGS_PER_BATCH,
+    METRIC_HISTORY_PAGE,
+    PARENT_RUN_TAG,
+    RUN_NAME_TAG,
+    SEARCH_RUNS_DEFAULT,
+    SEARCH_RUNS_MAX,
+    CodeVersion,
+    DatasetInput,
+    Environment,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunStatus,
+    ViewType,
+    validate_key,
+    validate_value,
+)
+from modelyard.services.common import (
+    check_max_results,
+    decode_page_token,
+    encode_page_token,
+    friendly_name,
+    new_id,
+    now_ms,
+)
+from modelyard.services.experiments import parse_experiment_id
+from modelyard.storage import tracking_repo as repo
+from modelyard.storage.db import Database
+from modelyard.storage.orm import DatasetRow, ExperimentRow, RunInputRow, RunModelRow, RunRow, TagRow
+from modelyard.storage.search_sql import search_run_ids
+
+
+def _check_active(row: RunRow) -> None:
+    if row.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise InvalidParameter(
+            f"The run {row.run_uuid} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+        )
+
+
+def _code_version_from_tags(tags: dict[str, str]) -> CodeVersion | None:
+    if GIT_COMMIT_TAG not in tags:
+        return None
+    return CodeVersion(repo=tags.get(GIT_REPO_TAG), commit=tags.get(GIT_COMMIT_TAG), branch=tags.get(GIT_BRANCH_TAG))
+
+
+class TrackingService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- runs -----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        experiment_id: Any,
+        user_id: str = "",
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+        code_version: CodeVersion | None = None,
+        environment: Environment | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        eid = parse_experiment_id(experiment_id)
+        tags = self._checked_tags(tags or {})
+        run_name = run_name or tags.get(RUN_NAME_TAG)
+        start = now_ms() if start_time is None else start_time
+        if idempotency_key is None and run_name and start_time is not None:
+            fingerprint = orjson.dumps([eid, user_id, start, run_name, sorted(tags.items())])
+            idempotency_key = hashlib.sha256(fingerprint).hexdigest()
+        run_name = run_name or friendly_name()
+        tags[RUN_NAME_TAG] = run_name
+        code_version = code_version or _code_version_from_tags(tags)
+        try:
+            with self.db.write() as s:
+                if idempotency_key is not None:
+                    prior = s.scalar(select(RunRow.run_uuid).where(RunRow.idempotency_key == idempotency_key))
+                    if prior is not None:
+                        return repo.load_runs(s, [prior])[0]
+                exp = s.get(ExperimentRow, eid)
+                if exp is None:
+                    raise NotFound(f"No Experiment with id={eid} exists")
+                if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                    raise InvalidParameter(
+                        f"The experiment {eid} must be in the 'active' state. Current state is "
+                        f"{exp.lifecycle_stage}."
+                    )
+                run_id = new_id()
+                s.add(
+                    RunRow(
+                        run_uuid=run_id,
+                        experiment_id=eid,
+                        name=run_name,
+                        user_id=user_id or "",
+                        status=RunStatus.RUNNING,
+                        start_time=start,
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                        parent_run_id=tags.get(PARENT_RUN_TAG),
+                        code_version=asdict(code_version) if code_version else None,
+                        environment=asdict(environment) if environment else None,
+                        idempotency_key=idempotency_key,
+                    )
+                )
+                s.flush()
+                repo.upsert_tags(s, run_id, tags)
+                return repo.load_runs(s, [run_id])[0]
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.db.read() as s:  # a concurrent retry of the same create won the race
+                prior = s.scalar(select(RunRow.run_uuid).where(RunRow.idempotency_key == idempotency_key))
+                return repo.load_runs(s, [str(prior)])[0]
+
+    def get_run(self, run_id: str) -> Run:
+        if not run_id:
+            raise InvalidParameter("Missing value for required parameter 'run_id'.")
+        with self.db.read() as s:
+            found = repo.load_runs(s, [run_id])
+        if not found:
+            raise NotFound(f"Run with id={run_id} not found")
+        return found[0]
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        if status is not None and status not in RunStatus.__members__:
+            raise InvalidParameter(
+                f"Invalid value '{status}' for parameter 'status'. Valid values: {', '.join(RunStatus)}."
+            )
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            _check_active(row)
+            if status is not None:
+                row.status = status
+                if RunStatus(status).terminal:
+                    row.end_time = end_time if end_time is not None else (row.end_time or now_ms())
+            elif end_time is not None:
+                row.end_time = end_time
+            if run_name:
+                row.name = run_name
+                repo.upsert_tags(s, run_id, {RUN_NAME_TAG: run_name})
+            s.flush()
+            return repo.load_runs(s, [run_id])[0]
+
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            row.lifecycle_stage = stage
+            row.deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
+
+    # ---- logging --------------------------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: list[Metric] | None = None,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        tags: dict[str, Any] | list[tuple[str, Any]] | None = None,
+    ) -> None:
+        metrics = metrics or []
+        param_items = list(params.items()) if isinstance(params, dict) else list(params or [])
+        tag_items = list(tags.items()) if isinstance(tags, dict) else list(tags or [])
+        self._check_batch_limits(len(metrics), len(param_items), len(tag_items))
+        for m in metrics:
+            validate_key("metric", m.key)
+        checked_params: dict[str, str] = {}
+        for k, v in param_items:
+            value = validate_value("param", validate_key("param", k), v, MAX_PARAM_VALUE_LENGTH)
+            if k in checked_params and checked_params[k] != value:
+                raise InvalidParameter(
+                    f"Duplicate parameter keys have been submitted: ['{k}']. Please ensure the request "
+                    "contains only one param value per param key."
+                )
+            checked_params[k] = value
+        checked_tags = self._checked_tags(dict(tag_items))
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            _check_active(row)
+            self._log_params(s, row, checked_params)
+            repo.insert_metrics(s, run_id, metrics)
+            if checked_tags:
+                repo.upsert_tags(s, run_id, checked_tags)
+                self._apply_special_tags(row, checked_tags)
+
+    @staticmethod
+    def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
+        limits = (
+            ("metrics", n_metrics, MAX_METRICS_PER_BATCH),
+            ("params", n_params, MAX_PARAMS_PER_BATCH),
+            ("tags", n_tags, MAX_TAGS_PER_BATCH),
+        )
+        for name, count, limit in limits:
+            if count > limit:
+                raise InvalidParameter(
+                    f"A batch logging request can contain at most {limit} {name}. Got {count} {name}. "
+                    "Please split up the request into smaller batches."
+                )
+        total = n_metrics + n_params + n_tags
+        if total > MAX_ENTITIES_PER_BATCH:
+            raise InvalidParameter(
+                f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params and tags "
+                f"in total. Got {total}. Please split up the request into smaller batches."
+            )
+
+    @staticmethod
+    def _log_params(s: Any, row: RunRow, params: dict[str, str]) -> None:
+        if not params:
+            return
+        existing = repo.existing_params(s, row.run_uuid, params)
+        changed = {k: (existing[k], v) for k, v in params.items() if k in existing and existing[k] != v}
+        if changed:
+            detail = ", ".join(f"'{k}' (old '{old}', new '{new}')" for k, (old, new) in changed.items())
+            raise InvalidParameter(
+                f"Changing param values is not allowed. Params were already logged for run ID='{row.run_uuid}' "
+                f"with different values: {detail}."
+            )
+        repo.insert_params(s, row.run_uuid, {k: v for k, v in params.items() if k not in existing})
+
+    @staticmethod
+    def _apply_special_tags(row: RunRow, tags: dict[str, str]) -> None:
+        if RUN_NAME_TAG in tags:
+            row.name = tags[RUN_NAME_TAG]
+        if PARENT_RUN_TAG in tags:
+            row.parent_run_id = tags[PARENT_RUN_TAG]
+        code = _code_version_from_tags(tags)
+        if code is not None and not row.code_version:
+            row.code_version = asdict(code)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            _check_active(row)
+            tag = s.get(TagRow, (run_id, key))
+            if tag is None:
+                raise NotFound(f"No tag with name: {key} in run with id {run_id}")
+            s.delete(tag)
+
+    def log_inputs(self, run_id: str, *, datasets: list[DatasetInput], model_ids: list[str] | None = None) -> None:
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            _check_active(row)
+            for item in datasets:
+                ds = item.dataset
+                for field_name in ("name", "digest", "source_type", "source"):
+                    if not getattr(ds, field_name):
+                        raise InvalidParameter(f"Missing value for required parameter 'dataset.{field_name}'.")
+                dataset_uuid = s.scalar(
+                    select(DatasetRow.dataset_uuid).where(
+                        DatasetRow.experiment_id == row.experiment_id,
+                        DatasetRow.name == ds.name,
+                        DatasetRow.digest == ds.digest,
+                    )
+                )
+                if dataset_uuid is None:
+                    dataset_uuid = new_id()
+                    s.add(
+                        DatasetRow(
+                            dataset_uuid=dataset_uuid,
+                            experiment_id=row.experiment_id,
+                            name=ds.name,
+                            digest=ds.digest,
+                            source_type=ds.source_type,
+                            source=ds.source,
+                            schema=ds.schema,
+                            profile=ds.profile,
+                            created_at=now_ms(),
+                        )
+                    )
+                    s.flush()
+                if s.get(RunInputRow, (run_id, dataset_uuid)) is None:
+                    s.add(RunInputRow(run_uuid=run_id, dataset_uuid=dataset_uuid, tags=item.tags))
+            for model_id in model_ids or []:
+                if s.get(RunModelRow, (run_id, model_id, "input")) is None:
+                    s.add(RunModelRow(run_uuid=run_id, model_id=model_id, direction="input", step=0))
+
+    def log_outputs(self, run_id: str, *, models: list[tuple[str, int]]) -> None:
+        with self.db.write() as s:
+            row = repo.get_run_row(s, run_id)
+            _check_active(row)
+            for model_id, step in models:
+                existing = s.get(RunModelRow, (run_id, model_id, "output"))
+                if existing is None:
+                    s.add(RunModelRow(run_uuid=run_id, model_id=model_id, direction="output", step=step))
+                else:
+                    existing.step = step
+
+    # ---- reading --------------------------------------------------------------------------------
+    def metric_history(
+        self, run_id: str, key: str, *, max_results: int | None = None, page_token: str | None = None
+    ) -> tuple[list[Metric], str | None]:
+        if not key:
+            raise InvalidParameter("Missing value for required parameter 'metric_key'.")
+        limit = check_max_results(max_results, default=METRIC_HISTORY_PAGE, maximum=METRIC_HISTORY_PAGE)  # type: ignore[arg-type]
+        offset = decode_page_token(page_token)
+        with self.db.read() as s:
+            repo.get_run_row(s, run_id)
+            points = repo.metric_history(s, run_id, key, offset=offset, limit=limit + 1)
+        token = encode_page_token(offset + limit) if len(points) > limit else None
+        return points[:limit], token
+
+    def metric_history_bulk_interval(
+        self,
+        run_ids: list[str],
+        key: str,
+        *,
+        start_step: int | None = None,
+        end_step: int | None = None,
+        max_results: int | None = None,
+    ) -> list[Metric]:
+        """Up to ``max_results`` points per run, evenly spaced over the steps, first and last included."""
+        if not run_ids:
+            raise InvalidParameter("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+        if len(run_ids) > 100:
+            raise InvalidParameter(f"GetMetricHistoryBulkInterval accepts at most 100 run_ids, got {len(run_ids)}.")
+        if (start_step is None) != (end_step is None):
+            raise InvalidParameter("If either start step or end step are specified, both must be specified.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidParameter("end_step must be greater than start_step.")
+        limit = check_max_results(max_results, default=320, maximum=1000)  # type: ignore[arg-type]
+        out: list[Metric] = []
+        with self.db.read() as s:
+            for run_id in run_ids:
+                repo.get_run_row(s, run_id)
+                points = repo.metric_history(s, run_id, key, offset=0, limit=10**9)
+                if start_step is not None and end_step is not None:
+                    points = [p for p in points if start_step <= p.step <= end_step]
+                steps = sorted({p.step for p in points})
+                if len(steps) > limit:
+                    idx = {round(i * (len(steps) - 1) / (limit - 1)) for i in range(limit)} if limit > 1 else {0}
+                    keep = {steps[i] for i in idx}
+                    points = [p for p in points if p.step in keep]
+                out.extend(points)
+        return out
+
+    def search_runs(
+        self,
+        *,
+        experiment_ids: list[Any],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        limit = check_max_results(max_results, default=SEARCH_RUNS_DEFAULT, maximum=SEARCH_RUNS_MAX)  # type: ignore[arg-type]
+        offset = decode_page_token(page_token)
+        filters = parse_filter(filter_string)
+        orders = parse_order_by(order_by or [])
+        eids = [parse_experiment_id(e) for e in experiment_ids]
+        with self.db.read() as s:
+            ids = search_run_ids(
+                s,
+                experiment_ids=eids,
+                stages=view_type.stages(),
+                filters=filters,
+                order_by=orders,
+                max_results=limit + 1,
+                offset=offset,
+            )
+            runs = repo.load_runs(s, ids[:limit])
+        token = encode_page_token(offset + limit) if len(ids) > limit else None
+        return runs, token
+
+    @staticmethod
+    def _checked_tags(tags: dict[str, Any]) -> dict[str, str]:
+        return {validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}

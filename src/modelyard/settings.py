@@ -1,0 +1,55 @@
+"""Settings: one pydantic-settings object, built once (by the CLI or a test) and passed in.
+
+Every field can be set by a ``MODELYARD_<FIELD>`` environment variable or a CLI flag. Derived values
+(the database URL and artifact root when only a data dir is given) are resolved by ``resolved()`` so
+that the defaults always live under the data dir.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 5050
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".modelyard"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Field(default_factory=default_data_dir)
+    backend_store_uri: str | None = None
+    artifact_root: str | None = None
+    # Requests bigger than this are refused with 413 before they are parsed.
+    max_request_bytes: int = 64 * 1024 * 1024
+    log_level: str = "info"
+    # Apply pending Alembic migrations when the server starts.
+    migrate_on_start: bool = True
+
+    def resolved(self) -> Settings:
+        """A copy with the data-dir defaults filled in and the data dir expanded."""
+        data_dir = self.data_dir.expanduser().resolve()
+        store = self.backend_store_uri or f"sqlite:///{data_dir / 'modelyard.db'}"
+        artifacts = self.artifact_root or str(data_dir / "artifacts")
+        return self.model_copy(
+            update={"data_dir": data_dir, "backend_store_uri": store, "artifact_root": artifacts}
+        )
+
+    @property
+    def database_url(self) -> str:
+        if self.backend_store_uri is None:
+            raise ValueError("settings not resolved: call Settings.resolved() first")
+        return self.backend_store_uri
+
+    @property
+    def artifact_uri(self) -> str:
+        if self.artifact_root is None:
+            raise ValueError("settings not resolved: call Settings.resolved() first")
+        return self.artifact_root
