@@ -20,7 +20,7 @@ def mlflow_client(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    import mlflow.tracking.fluent as fluent
+    from mlflow.tracking import fluent
 
     # the fluent API remembers the active experiment across tests; each test starts from Default
     monkeypatch.setattr(fluent, "_active_experiment_id", None)

@@ -57,7 +57,9 @@ def test_log_batch_retry_does_not_duplicate(http: TestClient) -> None:
         r = http.post(f"{API}/runs/log-batch", json=batch)
         assert r.status_code == 200, r.text
         assert r.json() == {}
-    hist = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json()["metrics"]
+    hist = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json()[
+        "metrics"
+    ]
     assert len(hist) == 50
     assert [p["step"] for p in hist] == list(range(50))
     run = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
@@ -68,8 +70,12 @@ def test_run_create_retry_returns_same_run(http: TestClient) -> None:
     a = _run(http, run_name="retry-me", tags=[{"key": "k", "value": "v"}])
     b = _run(http, run_name="retry-me", tags=[{"key": "k", "value": "v"}])
     assert a == b
-    c = http.post(f"{API}/runs/create", json={"experiment_id": "0"}, headers={"Idempotency-Key": "abc"}).json()
-    d = http.post(f"{API}/runs/create", json={"experiment_id": "0"}, headers={"Idempotency-Key": "abc"}).json()
+    c = http.post(
+        f"{API}/runs/create", json={"experiment_id": "0"}, headers={"Idempotency-Key": "abc"}
+    ).json()
+    d = http.post(
+        f"{API}/runs/create", json={"experiment_id": "0"}, headers={"Idempotency-Key": "abc"}
+    ).json()
     assert c["run"]["info"]["run_id"] == d["run"]["info"]["run_id"]
 
 
@@ -93,7 +99,10 @@ def test_nan_and_infinity_round_trip(http: TestClient) -> None:
     )
     r = http.post(f"{API}/runs/log-batch", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
-    metrics = {m["key"]: m["value"] for m in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["metrics"]}
+    metrics = {
+        m["key"]: m["value"]
+        for m in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["metrics"]
+    }
     assert metrics == {"a": "NaN", "b": "Infinity", "c": "-Infinity"}
 
 
@@ -115,7 +124,13 @@ def test_bad_input_gets_clear_errors_and_writes_nothing(http: TestClient) -> Non
 
     r = http.post(
         f"{API}/runs/log-batch",
-        json={"run_id": run_id, "metrics": [{"key": "ok", "value": 1, "timestamp": 1}, {"key": "bad", "value": "x", "timestamp": 1}]},
+        json={
+            "run_id": run_id,
+            "metrics": [
+                {"key": "ok", "value": 1, "timestamp": 1},
+                {"key": "bad", "value": "x", "timestamp": 1},
+            ],
+        },
     )
     assert r.status_code == 400 and "'bad'" in r.json()["message"]
 
@@ -125,7 +140,9 @@ def test_bad_input_gets_clear_errors_and_writes_nothing(http: TestClient) -> Non
     r = http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "../etc", "value": "1"})
     assert r.status_code == 400 and "Invalid param name" in r.json()["message"]
 
-    r = http.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1, "timestamp": "soon"})
+    r = http.post(
+        f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1, "timestamp": "soon"}
+    )
     assert r.status_code == 400 and "timestamp" in r.json()["message"]
 
     r = http.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": 50001})
@@ -142,8 +159,14 @@ def test_bad_input_gets_clear_errors_and_writes_nothing(http: TestClient) -> Non
 
 def test_changing_a_param_is_refused(http: TestClient) -> None:
     run_id = _run(http)
-    assert http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "1"}).status_code == 200
-    assert http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "1"}).status_code == 200
+    assert (
+        http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "1"}).status_code
+        == 200
+    )
+    assert (
+        http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "1"}).status_code
+        == 200
+    )
     r = http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "2"})
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -157,11 +180,17 @@ def test_unknown_endpoint_and_delete_with_body(http: TestClient) -> None:
     http.post(f"{API}/experiments/set-experiment-tag", json={"experiment_id": exp, "key": "k", "value": "v"})
     r = http.post(f"{API}/experiments/delete-experiment-tag", json={"experiment_id": exp, "key": "k"})
     assert r.status_code == 200
-    assert "tags" not in http.get(f"{API}/experiments/get", params={"experiment_id": exp}).json()["experiment"]
+    assert (
+        "tags" not in http.get(f"{API}/experiments/get", params={"experiment_id": exp}).json()["experiment"]
+    )
 
 
 def test_oversized_body_is_413(http: TestClient) -> None:
-    r = http.post(f"{API}/runs/log-batch", content=b"x" * (65 * 1024 * 1024), headers={"content-type": "application/json"})
+    r = http.post(
+        f"{API}/runs/log-batch",
+        content=b"x" * (65 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413
     assert "limit" in r.json()["message"]
 
@@ -175,7 +204,12 @@ def test_concurrent_writers_lose_nothing(live_server: LiveServer) -> None:
         with httpx.Client(base_url=live_server.url, timeout=60) as c:
             for batch in range(10):
                 metrics = [
-                    {"key": f"w{worker}", "value": float(i), "timestamp": batch * 1000 + i, "step": batch * 100 + i}
+                    {
+                        "key": f"w{worker}",
+                        "value": float(i),
+                        "timestamp": batch * 1000 + i,
+                        "step": batch * 100 + i,
+                    }
                     for i in range(100)
                 ]
                 r = c.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
@@ -190,5 +224,7 @@ def test_concurrent_writers_lose_nothing(live_server: LiveServer) -> None:
     assert errors == []
     with httpx.Client(base_url=live_server.url) as c:
         for w in range(6):
-            hist = c.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": f"w{w}"}).json()
+            hist = c.get(
+                f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": f"w{w}"}
+            ).json()
             assert len(hist["metrics"]) == 1000

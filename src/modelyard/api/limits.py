@@ -13,12 +13,14 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
+    """Applies to every request except artifact uploads, which are streamed to the store, never buffered."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "PUT" and "/mlflow-artifacts/" in scope["path"]):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
@@ -43,6 +45,7 @@ class BodySizeLimit:
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         message = f"Request body exceeds the limit of {self.max_bytes} bytes (MODELYARD_MAX_REQUEST_BYTES)."
+        body: dict[str, object]
         if is_mlflow_path(scope.get("path", "")):
             body = {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
         else:
@@ -52,7 +55,10 @@ class BodySizeLimit:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})

@@ -16,7 +16,7 @@ def upgrade_cmd(
     backend_store_uri: str = typer.Option(None, help="Database URL (default: SQLite in the data dir)."),
 ) -> None:
     """Apply all pending migrations."""
-    settings = Settings(**({"backend_store_uri": backend_store_uri} if backend_store_uri else {})).resolved()
+    settings = Settings(backend_store_uri=backend_store_uri).resolved()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     upgrade(db)

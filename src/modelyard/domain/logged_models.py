@@ -96,7 +96,7 @@ def _test(actual: Any, op: Op, expected: Any) -> bool:
         Op.GT: actual > expected,
         Op.GE: actual >= expected,
     }
-    return comparisons[op]
+    return bool(comparisons[op])
 
 
 def _value(model: LoggedModel, clause: Comparison) -> Any:

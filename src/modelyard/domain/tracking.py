@@ -208,14 +208,13 @@ def validate_key(kind: str, key: Any) -> str:
 def validate_value(kind: str, key: str, value: Any, limit: int) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str):
-        value = str(value)
-    if len(value) > limit:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
         raise InvalidParameter(
-            f"{kind.capitalize()} value '{value[:40]}...' for key '{key}' had length {len(value)}, "
+            f"{kind.capitalize()} value '{text[:40]}...' for key '{key}' had length {len(text)}, "
             f"which exceeded length limit of {limit}"
         )
-    return value
+    return text
 
 
 def parse_metric_value(key: str, raw: Any) -> float:

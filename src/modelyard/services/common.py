@@ -53,7 +53,7 @@ def decode_page_token(token: str | None) -> int:
     return offset
 
 
-def check_max_results(value: int, *, default: int, maximum: int, name: str = "max_results") -> int:
+def check_max_results(value: int | None, *, default: int, maximum: int, name: str = "max_results") -> int:
     if value is None:
         return default
     if value <= 0 or value > maximum:

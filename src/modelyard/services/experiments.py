@@ -86,7 +86,9 @@ class ExperimentService:
         else:
             pid = s.scalar(select(ProjectRow.id).where(ProjectRow.name == project))
         if pid is None:
-            raise NotFound(f"No project '{project}' exists; create it first or omit it for the default project.")
+            raise NotFound(
+                f"No project '{project}' exists; create it first or omit it for the default project."
+            )
         return int(pid)
 
     # ---- experiments ----------------------------------------------------------------------------
@@ -208,13 +210,20 @@ class ExperimentService:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        limit = check_max_results(max_results, default=SEARCH_EXPERIMENTS_DEFAULT, maximum=SEARCH_EXPERIMENTS_MAX)  # type: ignore[arg-type]
+        limit = check_max_results(
+            max_results, default=SEARCH_EXPERIMENTS_DEFAULT, maximum=SEARCH_EXPERIMENTS_MAX
+        )
         offset = decode_page_token(page_token)
         filters = parse_experiment_filter(filter_string)
         orders = parse_experiment_order_by(order_by or [])
         with self.db.read() as s:
             ids = search_experiment_ids(
-                s, stages=view_type.stages(), filters=filters, order_by=orders, max_results=limit + 1, offset=offset
+                s,
+                stages=view_type.stages(),
+                filters=filters,
+                order_by=orders,
+                max_results=limit + 1,
+                offset=offset,
             )
             experiments = repo.load_experiments(s, ids[:limit])
         token = encode_page_token(offset + limit) if len(ids) > limit else None

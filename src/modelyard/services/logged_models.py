@@ -24,6 +24,7 @@ from modelyard.domain.tracking import (
 )
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, new_id, now_ms
 from modelyard.services.experiments import parse_experiment_id
+from modelyard.storage import metric_chunks
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
 from modelyard.storage.orm import (
@@ -31,7 +32,6 @@ from modelyard.storage.orm import (
     LoggedModelParamRow,
     LoggedModelRow,
     LoggedModelTagRow,
-    MetricRow,
 )
 
 
@@ -53,19 +53,7 @@ def _load(s: Any, rows: list[LoggedModelRow]) -> list[LoggedModel]:
             )
         ):
             params[mid][k] = v
-        for m in s.execute(select(MetricRow).where(MetricRow.model_id.in_(ids))).scalars():
-            metrics[str(m.model_id)].append(
-                Metric(
-                    key=m.key,
-                    value=float("nan") if m.is_nan else m.value,
-                    timestamp=m.timestamp,
-                    step=m.step,
-                    run_id=m.run_uuid,
-                    model_id=m.model_id,
-                    dataset_name=m.dataset_name,
-                    dataset_digest=m.dataset_digest,
-                )
-            )
+        metrics.update(metric_chunks.model_points(s, ids))
     return [
         LoggedModel(
             model_id=r.model_id,
@@ -107,7 +95,8 @@ class LoggedModelService:
             for k, v in (params or {}).items()
         }
         checked_tags = {
-            validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in (tags or {}).items()
+            validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH)
+            for k, v in (tags or {}).items()
         }
         with self.db.write() as s:
             exp = s.get(ExperimentRow, eid)
@@ -133,7 +122,9 @@ class LoggedModelService:
             )
             s.add(row)
             s.flush()
-            s.add_all(LoggedModelParamRow(model_id=model_id, key=k, value=v) for k, v in checked_params.items())
+            s.add_all(
+                LoggedModelParamRow(model_id=model_id, key=k, value=v) for k, v in checked_params.items()
+            )
             s.add_all(LoggedModelTagRow(model_id=model_id, key=k, value=v) for k, v in checked_tags.items())
             s.flush()
             return _load(s, [row])[0]
@@ -151,7 +142,9 @@ class LoggedModelService:
     def finalize(self, model_id: str, status: str) -> LoggedModel:
         valid = {s.value for s in LoggedModelStatus}
         if status not in valid:
-            raise InvalidParameter(f"Invalid value '{status}' for parameter 'status'. Valid values: {sorted(valid)}.")
+            raise InvalidParameter(
+                f"Invalid value '{status}' for parameter 'status'. Valid values: {sorted(valid)}."
+            )
         with self.db.write() as s:
             row = self._row(s, model_id)
             row.status = status
@@ -160,7 +153,9 @@ class LoggedModelService:
             return _load(s, [row])[0]
 
     def set_tags(self, model_id: str, tags: dict[str, Any]) -> None:
-        checked = {validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+        checked = {
+            validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()
+        }
         with self.db.write() as s:
             row = self._row(s, model_id)
             for k, v in checked.items():
@@ -181,7 +176,8 @@ class LoggedModelService:
 
     def log_params(self, model_id: str, params: dict[str, Any]) -> None:
         checked = {
-            validate_key("param", k): validate_value("param", k, v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()
+            validate_key("param", k): validate_value("param", k, v, MAX_PARAM_VALUE_LENGTH)
+            for k, v in params.items()
         }
         with self.db.write() as s:
             self._row(s, model_id)
@@ -204,7 +200,7 @@ class LoggedModelService:
         filter_string: str | None = None,
     ) -> tuple[list[LoggedModel], str | None]:
         filters = LOGGED_MODELS.parse_filter(filter_string)
-        limit = check_max_results(max_results, default=100, maximum=1000)  # type: ignore[arg-type]
+        limit = check_max_results(max_results, default=100, maximum=1000)
         offset = decode_page_token(page_token)
         eids = [parse_experiment_id(e) for e in experiment_ids]
         with self.db.read() as s:

@@ -52,6 +52,7 @@ from modelyard.services.common import (
     now_ms,
 )
 from modelyard.services.experiments import parse_experiment_id
+from modelyard.storage import metric_chunks
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
 from modelyard.storage.orm import DatasetRow, ExperimentRow, RunInputRow, RunModelRow, RunRow, TagRow
@@ -68,7 +69,9 @@ def _check_active(row: RunRow) -> None:
 def _code_version_from_tags(tags: dict[str, str]) -> CodeVersion | None:
     if GIT_COMMIT_TAG not in tags:
         return None
-    return CodeVersion(repo=tags.get(GIT_REPO_TAG), commit=tags.get(GIT_COMMIT_TAG), branch=tags.get(GIT_BRANCH_TAG))
+    return CodeVersion(
+        repo=tags.get(GIT_REPO_TAG), commit=tags.get(GIT_COMMIT_TAG), branch=tags.get(GIT_BRANCH_TAG)
+    )
 
 
 class TrackingService:
@@ -194,8 +197,8 @@ class TrackingService:
         param_items = list(params.items()) if isinstance(params, dict) else list(params or [])
         tag_items = list(tags.items()) if isinstance(tags, dict) else list(tags or [])
         self._check_batch_limits(len(metrics), len(param_items), len(tag_items))
-        for m in metrics:
-            validate_key("metric", m.key)
+        for key in {m.key for m in metrics}:
+            validate_key("metric", key)
         checked_params: dict[str, str] = {}
         for k, v in param_items:
             value = validate_value("param", validate_key("param", k), v, MAX_PARAM_VALUE_LENGTH)
@@ -268,7 +271,9 @@ class TrackingService:
                 raise NotFound(f"No tag with name: {key} in run with id {run_id}")
             s.delete(tag)
 
-    def log_inputs(self, run_id: str, *, datasets: list[DatasetInput], model_ids: list[str] | None = None) -> None:
+    def log_inputs(
+        self, run_id: str, *, datasets: list[DatasetInput], model_ids: list[str] | None = None
+    ) -> None:
         with self.db.write() as s:
             row = repo.get_run_row(s, run_id)
             _check_active(row)
@@ -276,7 +281,9 @@ class TrackingService:
                 ds = item.dataset
                 for field_name in ("name", "digest", "source_type", "source"):
                     if not getattr(ds, field_name):
-                        raise InvalidParameter(f"Missing value for required parameter 'dataset.{field_name}'.")
+                        raise InvalidParameter(
+                            f"Missing value for required parameter 'dataset.{field_name}'."
+                        )
                 dataset_uuid = s.scalar(
                     select(DatasetRow.dataset_uuid).where(
                         DatasetRow.experiment_id == row.experiment_id,
@@ -323,11 +330,11 @@ class TrackingService:
     ) -> tuple[list[Metric], str | None]:
         if not key:
             raise InvalidParameter("Missing value for required parameter 'metric_key'.")
-        limit = check_max_results(max_results, default=METRIC_HISTORY_PAGE, maximum=METRIC_HISTORY_PAGE)  # type: ignore[arg-type]
+        limit = check_max_results(max_results, default=METRIC_HISTORY_PAGE, maximum=METRIC_HISTORY_PAGE)
         offset = decode_page_token(page_token)
         with self.db.read() as s:
             repo.get_run_row(s, run_id)
-            points = repo.metric_history(s, run_id, key, offset=offset, limit=limit + 1)
+            points = metric_chunks.history(s, run_id, key)[offset : offset + limit + 1]
         token = encode_page_token(offset + limit) if len(points) > limit else None
         return points[:limit], token
 
@@ -344,22 +351,26 @@ class TrackingService:
         if not run_ids:
             raise InvalidParameter("GetMetricHistoryBulkInterval request must specify at least one run_id.")
         if len(run_ids) > 100:
-            raise InvalidParameter(f"GetMetricHistoryBulkInterval accepts at most 100 run_ids, got {len(run_ids)}.")
+            raise InvalidParameter(
+                f"GetMetricHistoryBulkInterval accepts at most 100 run_ids, got {len(run_ids)}."
+            )
         if (start_step is None) != (end_step is None):
             raise InvalidParameter("If either start step or end step are specified, both must be specified.")
         if start_step is not None and end_step is not None and start_step > end_step:
             raise InvalidParameter("end_step must be greater than start_step.")
-        limit = check_max_results(max_results, default=320, maximum=1000)  # type: ignore[arg-type]
+        limit = check_max_results(max_results, default=320, maximum=1000)
         out: list[Metric] = []
         with self.db.read() as s:
             for run_id in run_ids:
                 repo.get_run_row(s, run_id)
-                points = repo.metric_history(s, run_id, key, offset=0, limit=10**9)
-                if start_step is not None and end_step is not None:
-                    points = [p for p in points if start_step <= p.step <= end_step]
+                points = metric_chunks.history(s, run_id, key, min_step=start_step, max_step=end_step)
                 steps = sorted({p.step for p in points})
                 if len(steps) > limit:
-                    idx = {round(i * (len(steps) - 1) / (limit - 1)) for i in range(limit)} if limit > 1 else {0}
+                    idx = (
+                        {round(i * (len(steps) - 1) / (limit - 1)) for i in range(limit)}
+                        if limit > 1
+                        else {0}
+                    )
                     keep = {steps[i] for i in idx}
                     points = [p for p in points if p.step in keep]
                 out.extend(points)
@@ -375,7 +386,7 @@ class TrackingService:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Run], str | None]:
-        limit = check_max_results(max_results, default=SEARCH_RUNS_DEFAULT, maximum=SEARCH_RUNS_MAX)  # type: ignore[arg-type]
+        limit = check_max_results(max_results, default=SEARCH_RUNS_DEFAULT, maximum=SEARCH_RUNS_MAX)
         offset = decode_page_token(page_token)
         filters = parse_filter(filter_string)
         orders = parse_order_by(order_by or [])
@@ -396,4 +407,6 @@ class TrackingService:
 
     @staticmethod
     def _checked_tags(tags: dict[str, Any]) -> dict[str, str]:
-        return {validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+        return {
+            validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()
+        }

@@ -12,10 +12,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -99,20 +101,37 @@ class TagRow(Base):
     __table_args__ = (Index("ix_tags_key_run", "key", "run_uuid"),)
 
 
-class MetricRow(Base):
-    """Every logged point. The primary key makes a retried batch a no-op instead of a duplicate."""
+class MetricChunkRow(Base):
+    """Metric points, stored as packed arrays: one row per key per logged batch.
 
-    __tablename__ = "metrics"
+    A row per point costs ~10 µs per point to insert in SQLite; a chunk of a thousand points costs
+    about as much as one row. ``digest`` hashes the chunk's content, so a batch the client retries
+    after a lost response is ignored instead of stored twice; readers also drop exact duplicate points
+    (same step, timestamp and value), which is MLflow's rule for repeated points.
+    """
+
+    __tablename__ = "metric_chunks"
     run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # NaN cannot be stored in SQLite's REAL (it becomes NULL): it is kept as value 0 with is_nan set.
-    value: Mapped[float] = mapped_column(Float, primary_key=True)
-    is_nan: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
-    model_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    digest: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    min_step: Mapped[int] = mapped_column(BigInteger)
+    max_step: Mapped[int] = mapped_column(BigInteger)
+    # little-endian int64 / int64 / float64 arrays of `count` items (NaN and ±Inf kept as IEEE values)
+    steps: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamps: Mapped[bytes] = mapped_column(LargeBinary)
+    values: Mapped[bytes] = mapped_column(LargeBinary)
+    model_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     dataset_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     dataset_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    __table_args__ = (
+        Index(
+            "ix_metric_chunks_model_id",
+            "model_id",
+            sqlite_where=text("model_id IS NOT NULL"),
+            postgresql_where=text("model_id IS NOT NULL"),
+        ),
+    )
 
 
 class LatestMetricRow(Base):
@@ -147,7 +166,9 @@ class DatasetRow(Base):
 class RunInputRow(Base):
     __tablename__ = "run_inputs"
     run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
-    dataset_uuid: Mapped[str] = mapped_column(ForeignKey("datasets.dataset_uuid"), primary_key=True, index=True)
+    dataset_uuid: Mapped[str] = mapped_column(
+        ForeignKey("datasets.dataset_uuid"), primary_key=True, index=True
+    )
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 

@@ -16,8 +16,9 @@ def ensure_defaults(session: Session) -> None:
     now = int(time.time() * 1000)
     project = session.scalar(select(ProjectRow).where(ProjectRow.name == DEFAULT_PROJECT_NAME))
     if project is None:
-        project = ProjectRow(name=DEFAULT_PROJECT_NAME, description="The default project.", created_at=now,
-                             updated_at=now)
+        project = ProjectRow(
+            name=DEFAULT_PROJECT_NAME, description="The default project.", created_at=now, updated_at=now
+        )
         session.add(project)
         session.flush()
     if session.get(ExperimentRow, 0) is None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,12 @@ from modelyard.domain.tracking import (
     Metric,
     Run,
 )
+from modelyard.storage import metric_chunks
 from modelyard.storage.orm import (
     DatasetRow,
     ExperimentRow,
     ExperimentTagRow,
     LatestMetricRow,
-    MetricRow,
     ParamRow,
     RunInputRow,
     RunModelRow,
@@ -40,7 +40,7 @@ from modelyard.storage.orm import (
 )
 
 
-def dialect_insert(session: Session, table: Table) -> Insert:
+def dialect_insert(session: Session, table: Any) -> Any:
     """An INSERT that supports ``on_conflict_*`` on the session's dialect (SQLite or PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -75,7 +75,10 @@ def load_experiments(session: Session, ids: Sequence[int]) -> list[Experiment]:
     """Experiments in the order of ``ids``."""
     if not ids:
         return []
-    rows = {r.experiment_id: r for r in session.scalars(select(ExperimentRow).where(ExperimentRow.experiment_id.in_(ids)))}
+    rows = {
+        r.experiment_id: r
+        for r in session.scalars(select(ExperimentRow).where(ExperimentRow.experiment_id.in_(ids)))
+    }
     tags = experiment_tags(session, ids)
     return [experiment_from_row(rows[i], tags.get(i, {})) for i in ids if i in rows]
 
@@ -109,8 +112,8 @@ def load_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
     tags: dict[str, dict[str, str]] = defaultdict(dict)
     metrics: dict[str, list[Metric]] = defaultdict(list)
     for chunk in chunks:
-        for r in session.scalars(select(RunRow).where(RunRow.run_uuid.in_(chunk))):
-            rows[r.run_uuid] = r
+        for found in session.scalars(select(RunRow).where(RunRow.run_uuid.in_(chunk))):
+            rows[found.run_uuid] = found
         for rid, key, value in session.execute(
             select(ParamRow.run_uuid, ParamRow.key, ParamRow.value).where(ParamRow.run_uuid.in_(chunk))
         ):
@@ -195,35 +198,20 @@ def _load_run_models(session: Session, run_ids: list[str]) -> dict[str, list[tup
     return out
 
 
-def insert_metrics(session: Session, run_id: str, metrics: Iterable[Metric]) -> None:
-    """Insert points (duplicates ignored) and move each key's latest value forward if they are newer."""
-    rows = []
+def insert_metrics(session: Session, run_id: str, metrics: Sequence[Metric]) -> None:
+    """Store points (an identical retried batch is ignored) and move each key's latest value forward."""
     latest: dict[str, tuple[int, int, float, bool]] = {}
+    isnan = math.isnan
     for m in metrics:
-        nan = math.isnan(m.value)
-        value = 0.0 if nan else m.value
-        rows.append(
-            {
-                "run_uuid": run_id,
-                "key": m.key,
-                "step": m.step,
-                "timestamp": m.timestamp,
-                "value": value,
-                "is_nan": nan,
-                "model_id": m.model_id,
-                "dataset_name": m.dataset_name,
-                "dataset_digest": m.dataset_digest,
-            }
-        )
-        cand = (m.step, m.timestamp, value, nan)
+        nan = isnan(m.value)
+        cand = (m.step, m.timestamp, 0.0 if nan else m.value, nan)
         cur = latest.get(m.key)
         if cur is None or cand[:3] > cur[:3]:
             latest[m.key] = cand
-    if not rows:
+    if not latest:
         return
-    ins = dialect_insert(session, MetricRow.__table__)  # type: ignore[arg-type]
-    session.execute(ins.on_conflict_do_nothing(), rows)
-    lm = dialect_insert(session, LatestMetricRow.__table__)  # type: ignore[arg-type]
+    metric_chunks.insert_points(session, run_id, metrics)
+    lm = dialect_insert(session, LatestMetricRow.__table__)
     table = LatestMetricRow.__table__
     newer = tuple_(lm.excluded.step, lm.excluded.timestamp, lm.excluded.value) > tuple_(
         table.c.step, table.c.timestamp, table.c.value
@@ -257,40 +245,31 @@ def existing_params(session: Session, run_id: str, keys: Iterable[str]) -> dict[
 
 def insert_params(session: Session, run_id: str, params: dict[str, str]) -> None:
     if params:
-        ins = dialect_insert(session, ParamRow.__table__)  # type: ignore[arg-type]
+        ins = dialect_insert(session, ParamRow.__table__)
         session.execute(
-            ins.on_conflict_do_nothing(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()]
+            ins.on_conflict_do_nothing(),
+            [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()],
         )
 
 
 def upsert_tags(session: Session, run_id: str, tags: dict[str, str]) -> None:
     if tags:
-        ins = dialect_insert(session, TagRow.__table__)  # type: ignore[arg-type]
-        stmt = ins.on_conflict_do_update(index_elements=["run_uuid", "key"], set_={"value": ins.excluded.value})
+        ins = dialect_insert(session, TagRow.__table__)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["run_uuid", "key"], set_={"value": ins.excluded.value}
+        )
         session.execute(stmt, [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()])
 
 
 def upsert_experiment_tags(session: Session, experiment_id: int, tags: dict[str, str]) -> None:
     if tags:
-        ins = dialect_insert(session, ExperimentTagRow.__table__)  # type: ignore[arg-type]
+        ins = dialect_insert(session, ExperimentTagRow.__table__)
         stmt = ins.on_conflict_do_update(
             index_elements=["experiment_id", "key"], set_={"value": ins.excluded.value}
         )
-        session.execute(stmt, [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags.items()])
-
-
-def metric_history(
-    session: Session, run_id: str, key: str, *, offset: int, limit: int
-) -> list[Metric]:
-    mr = MetricRow
-    stmt = (
-        select(mr.run_uuid, mr.key, mr.value, mr.timestamp, mr.step, mr.is_nan)
-        .where(MetricRow.run_uuid == run_id, MetricRow.key == key)
-        .order_by(MetricRow.step, MetricRow.timestamp, MetricRow.value)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [_metric_from(r) for r in session.execute(stmt)]
+        session.execute(
+            stmt, [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags.items()]
+        )
 
 
 def set_runs_lifecycle_for_experiment(session: Session, experiment_id: int, stage: str) -> None:

@@ -26,7 +26,9 @@ def parse_view_type(raw: Any) -> ViewType:
             return by_number[int(raw)]
     elif isinstance(raw, str) and raw.upper() in ViewType.__members__:
         return ViewType[raw.upper()]
-    raise InvalidParameter(f"Invalid value '{raw}' for parameter 'view_type': use ACTIVE_ONLY, DELETED_ONLY or ALL.")
+    raise InvalidParameter(
+        f"Invalid value '{raw}' for parameter 'view_type': use ACTIVE_ONLY, DELETED_ONLY or ALL."
+    )
 
 
 @router.post("/experiments/create")
@@ -130,8 +132,8 @@ async def set_tag(request: Request) -> Response:
 async def delete_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
-        services(request).experiments.delete_tag, wire.require_str(body, "experiment_id"), wire.require_str(body, "key")
+        services(request).experiments.delete_tag,
+        wire.require_str(body, "experiment_id"),
+        wire.require_str(body, "key"),
     )
     return json_response({})
-
-

@@ -76,7 +76,9 @@ async def delete(request: Request, model_id: str) -> Response:
 @router.patch("/logged-models/{model_id}/tags")
 async def set_tags(request: Request, model_id: str) -> Response:
     body = await json_body(request)
-    await run_in_threadpool(services(request).logged_models.set_tags, model_id, dict(wire.key_values(body, "tags")))
+    await run_in_threadpool(
+        services(request).logged_models.set_tags, model_id, dict(wire.key_values(body, "tags"))
+    )
     return json_response({})
 
 

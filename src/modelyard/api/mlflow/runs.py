@@ -170,7 +170,9 @@ async def log_outputs(request: Request) -> Response:
         if not isinstance(m, dict) or not m.get("model_id"):
             raise InvalidParameter(f"Missing value for required parameter 'models[{i}].model_id'.")
         parsed.append((str(m["model_id"]), parse_int(f"models[{i}].step", m.get("step"), default=0)))
-    await run_in_threadpool(services(request).tracking.log_outputs, wire.require_str(body, "run_id"), models=parsed)
+    await run_in_threadpool(
+        services(request).tracking.log_outputs, wire.require_str(body, "run_id"), models=parsed
+    )
     return json_response({})
 
 

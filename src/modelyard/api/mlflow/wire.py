@@ -42,7 +42,12 @@ def experiment(e: Experiment) -> dict[str, Any]:
 
 
 def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": m.key, "value": metric_to_wire(m.value), "timestamp": m.timestamp, "step": m.step}
+    out: dict[str, Any] = {
+        "key": m.key,
+        "value": metric_to_wire(m.value),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
     if with_run and m.run_id:
         out["run_id"] = m.run_id
     if m.model_id:
@@ -162,11 +167,15 @@ def key_values(body: dict[str, Any], name: str) -> list[tuple[str, Any]]:
     """A repeated ``{key, value}`` field as (key, value) pairs, in order."""
     items = body.get(name) or []
     if not isinstance(items, list):
-        raise InvalidParameter(f"Invalid value for parameter '{name}': expected a list of {{key, value}} objects.")
+        raise InvalidParameter(
+            f"Invalid value for parameter '{name}': expected a list of {{key, value}} objects."
+        )
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise InvalidParameter(f"Invalid value for parameter '{name}[{i}]': expected an object with a string 'key'.")
+            raise InvalidParameter(
+                f"Invalid value for parameter '{name}[{i}]': expected an object with a string 'key'."
+            )
         value = item.get("value")
         if value is not None and not isinstance(value, str | int | float | bool):
             raise InvalidParameter(f"Invalid value for parameter '{name}[{i}].value': expected a string.")
@@ -199,7 +208,22 @@ def parse_metrics(body: dict[str, Any]) -> list[Metric]:
     items = body.get("metrics") or []
     if not isinstance(items, list):
         raise InvalidParameter("Invalid value for parameter 'metrics': expected a list of metric objects.")
-    return [parse_metric(item, f"metrics[{i}]") for i, item in enumerate(items)]
+    out = []
+    for i, item in enumerate(items):
+        # Fast path for the common, well-typed point; anything unusual takes the checked path.
+        if (
+            type(item) is dict
+            and len(item) <= 4
+            and type(item.get("key")) is str
+            and type(item.get("value")) in (float, int)
+            and type(item.get("timestamp")) is int
+            and type(item.get("step", 0)) is int
+            and item["key"]
+        ):
+            out.append(Metric(item["key"], float(item["value"]), item["timestamp"], item.get("step", 0)))
+        else:
+            out.append(parse_metric(item, f"metrics[{i}]"))
+    return out
 
 
 def parse_dataset_inputs(body: dict[str, Any]) -> list[DatasetInput]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:09:38.918812
+Create Date: 2026-11-22 10:20:07.860837
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import time
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
@@ -181,23 +180,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("model_id", "key", name=op.f("pk_logged_model_tags")),
     )
     op.create_table(
-        "metrics",
+        "metric_chunks",
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("is_nan", sa.Boolean(), nullable=False),
+        sa.Column("digest", sa.String(length=40), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("min_step", sa.BigInteger(), nullable=False),
+        sa.Column("max_step", sa.BigInteger(), nullable=False),
+        sa.Column("steps", sa.LargeBinary(), nullable=False),
+        sa.Column("timestamps", sa.LargeBinary(), nullable=False),
+        sa.Column("values", sa.LargeBinary(), nullable=False),
         sa.Column("model_id", sa.String(length=64), nullable=True),
         sa.Column("dataset_name", sa.String(length=500), nullable=True),
         sa.Column("dataset_digest", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
-            ["run_uuid"], ["runs.run_uuid"], name=op.f("fk_metrics_run_uuid_runs"), ondelete="CASCADE"
+            ["run_uuid"], ["runs.run_uuid"], name=op.f("fk_metric_chunks_run_uuid_runs"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint(
-            "run_uuid", "key", "step", "timestamp", "value", "is_nan", name=op.f("pk_metrics")
-        ),
+        sa.PrimaryKeyConstraint("run_uuid", "key", "digest", name=op.f("pk_metric_chunks")),
     )
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_metric_chunks_model_id",
+            ["model_id"],
+            unique=False,
+            sqlite_where=sa.text("model_id IS NOT NULL"),
+            postgresql_where=sa.text("model_id IS NOT NULL"),
+        )
+
     op.create_table(
         "params",
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
@@ -318,7 +327,14 @@ def downgrade() -> None:
         batch_op.drop_index("ix_params_key_run")
 
     op.drop_table("params")
-    op.drop_table("metrics")
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_metric_chunks_model_id",
+            sqlite_where=sa.text("model_id IS NOT NULL"),
+            postgresql_where=sa.text("model_id IS NOT NULL"),
+        )
+
+    op.drop_table("metric_chunks")
     op.drop_table("logged_model_tags")
     op.drop_table("logged_model_params")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:

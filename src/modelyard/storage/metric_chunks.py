@@ -1,0 +1,130 @@
+"""Metric points packed into chunks (see ``MetricChunkRow``): writing, reading, deduplicating."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from modelyard.domain.tracking import Metric
+from modelyard.storage.orm import MetricChunkRow
+
+_COLUMNS = (
+    "run_uuid", "key", "digest", "count", "min_step", "max_step", "steps", "timestamps", "values",
+    "model_id", "dataset_name", "dataset_digest",
+)  # fmt: skip
+_LITTLE = sys.byteorder == "little"
+
+Group = tuple[str, str | None, str | None, str | None]  # key, model_id, dataset_name, dataset_digest
+
+
+def _pack(kind: str, items: Sequence[float] | Sequence[int]) -> bytes:
+    arr = array(kind, items)
+    if not _LITTLE:
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _unpack(kind: str, raw: bytes) -> array[Any]:
+    arr = array(kind)
+    arr.frombytes(raw)
+    if not _LITTLE:
+        arr.byteswap()
+    return arr
+
+
+def _insert_sql(dialect: str) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    cols = ", ".join(f'"{c}"' for c in _COLUMNS)
+    return f"INSERT INTO metric_chunks ({cols}) VALUES ({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
+
+
+def insert_points(session: Session, run_id: str, metrics: Iterable[Metric]) -> None:
+    """Store points as one chunk per (key, model, dataset); an identical chunk already stored is skipped."""
+    groups: dict[Group, tuple[list[int], list[int], list[float]]] = defaultdict(lambda: ([], [], []))
+    for m in metrics:
+        steps, stamps, values = groups[(m.key, m.model_id, m.dataset_name, m.dataset_digest)]
+        steps.append(m.step)
+        stamps.append(m.timestamp)
+        values.append(m.value)
+    rows = []
+    for (key, model_id, ds_name, ds_digest), (steps, stamps, values) in groups.items():
+        packed = (_pack("q", steps), _pack("q", stamps), _pack("d", values))
+        h = hashlib.sha1(usedforsecurity=False)
+        for part in (*packed, str((model_id, ds_name, ds_digest)).encode()):
+            h.update(part)
+        rows.append(
+            (
+                run_id,
+                key,
+                h.hexdigest(),
+                len(steps),
+                min(steps),
+                max(steps),
+                *packed,
+                model_id,
+                ds_name,
+                ds_digest,
+            )
+        )
+    if rows:
+        conn = session.connection()
+        conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+
+
+def _expand(chunk: Any) -> list[Metric]:
+    steps = _unpack("q", chunk.steps)
+    stamps = _unpack("q", chunk.timestamps)
+    values = _unpack("d", chunk.values)
+    return [
+        Metric(chunk.key, v, t, s, chunk.run_uuid, chunk.model_id, chunk.dataset_name, chunk.dataset_digest)
+        for s, t, v in zip(steps, stamps, values, strict=True)
+    ]
+
+
+def _sorted_unique(points: list[Metric]) -> list[Metric]:
+    # NaN != NaN, so compare values by their text to drop repeated NaN points too.
+    seen: set[tuple[int, int, str]] = set()
+    out = []
+    for p in sorted(
+        points, key=lambda p: (p.step, p.timestamp, p.value if p.value == p.value else float("inf"))
+    ):
+        ident = (p.step, p.timestamp, repr(p.value))
+        if ident not in seen:
+            seen.add(ident)
+            out.append(p)
+    return out
+
+
+def history(
+    session: Session, run_id: str, key: str, *, min_step: int | None = None, max_step: int | None = None
+) -> list[Metric]:
+    """Every distinct point of one metric of one run, ordered by step, timestamp, value."""
+    stmt = select(MetricChunkRow).where(MetricChunkRow.run_uuid == run_id, MetricChunkRow.key == key)
+    if min_step is not None:
+        stmt = stmt.where(MetricChunkRow.max_step >= min_step)
+    if max_step is not None:
+        stmt = stmt.where(MetricChunkRow.min_step <= max_step)
+    points: list[Metric] = []
+    for chunk in session.scalars(stmt):
+        points.extend(_expand(chunk))
+    if min_step is not None or max_step is not None:
+        lo = min_step if min_step is not None else -(2**63)
+        hi = max_step if max_step is not None else 2**63
+        points = [p for p in points if lo <= p.step <= hi]
+    return _sorted_unique(points)
+
+
+def model_points(session: Session, model_ids: Sequence[str]) -> dict[str, list[Metric]]:
+    """Points logged with a ``model_id``, per model."""
+    out: dict[str, list[Metric]] = defaultdict(list)
+    if model_ids:
+        for chunk in session.scalars(select(MetricChunkRow).where(MetricChunkRow.model_id.in_(model_ids))):
+            out[str(chunk.model_id)].extend(_expand(chunk))
+    return {k: _sorted_unique(v) for k, v in out.items()}
