@@ -14,7 +14,9 @@ from modelyard.settings import DEFAULT_PORT, Settings
 def server(
     host: str = typer.Option(None, help="Address to bind (default 127.0.0.1; env MODELYARD_HOST)."),
     port: int = typer.Option(None, help=f"Port to listen on (default {DEFAULT_PORT}; env MODELYARD_PORT)."),
-    data_dir: Path = typer.Option(None, help="Data directory (default ~/.modelyard; env MODELYARD_DATA_DIR)."),
+    data_dir: Path = typer.Option(
+        None, help="Data directory (default ~/.modelyard; env MODELYARD_DATA_DIR)."
+    ),
     backend_store_uri: str = typer.Option(
         None, help="sqlite:///path or postgresql+psycopg://... (default: SQLite in the data dir)."
     ),
@@ -40,4 +42,10 @@ def server(
         f"modelyard server on http://{settings.host}:{settings.port}  "
         f"(store: {settings.database_url}, artifacts: {settings.artifact_uri})"
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+    )

@@ -53,9 +53,10 @@ from modelyard.services.common import (
 )
 from modelyard.services.experiments import parse_experiment_id
 from modelyard.storage import metric_chunks
+from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
-from modelyard.storage.orm import DatasetRow, ExperimentRow, RunInputRow, RunModelRow, RunRow, TagRow
+from modelyard.storage.orm import DatasetRow, RunInputRow, RunModelRow, RunRow, TagRow
 from modelyard.storage.search_sql import search_run_ids
 
 
@@ -104,42 +105,41 @@ class TrackingService:
         try:
             with self.db.write() as s:
                 if idempotency_key is not None:
-                    prior = s.scalar(select(RunRow.run_uuid).where(RunRow.idempotency_key == idempotency_key))
+                    prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                     if prior is not None:
                         return repo.load_runs(s, [prior])[0]
-                exp = s.get(ExperimentRow, eid)
+                exp = writes.experiment_state(s, eid)
                 if exp is None:
                     raise NotFound(f"No Experiment with id={eid} exists")
-                if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                artifact_location, stage = exp
+                if stage != LifecycleStage.ACTIVE:
                     raise InvalidParameter(
-                        f"The experiment {eid} must be in the 'active' state. Current state is "
-                        f"{exp.lifecycle_stage}."
+                        f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
                     )
-                run_id = new_id()
-                s.add(
-                    RunRow(
-                        run_uuid=run_id,
-                        experiment_id=eid,
-                        name=run_name,
-                        user_id=user_id or "",
-                        status=RunStatus.RUNNING,
-                        start_time=start,
-                        lifecycle_stage=LifecycleStage.ACTIVE,
-                        artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                        parent_run_id=tags.get(PARENT_RUN_TAG),
-                        code_version=asdict(code_version) if code_version else None,
-                        environment=asdict(environment) if environment else None,
-                        idempotency_key=idempotency_key,
-                    )
+                run = Run(
+                    run_id=new_id(),
+                    experiment_id=str(eid),
+                    run_name=run_name,
+                    user_id=user_id or "",
+                    status=RunStatus.RUNNING,
+                    start_time=start,
+                    end_time=None,
+                    artifact_uri="",
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    tags=tags,
+                    code_version=code_version,
+                    environment=environment,
                 )
-                s.flush()
-                repo.upsert_tags(s, run_id, tags)
-                return repo.load_runs(s, [run_id])[0]
+                run.artifact_uri = f"{artifact_location.rstrip('/')}/{run.run_id}/artifacts"
+                writes.insert_run(
+                    s, run, parent_run_id=tags.get(PARENT_RUN_TAG), idempotency_key=idempotency_key
+                )
+                return run
         except IntegrityError:
             if idempotency_key is None:
                 raise
             with self.db.read() as s:  # a concurrent retry of the same create won the race
-                prior = s.scalar(select(RunRow.run_uuid).where(RunRow.idempotency_key == idempotency_key))
+                prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                 return repo.load_runs(s, [str(prior)])[0]
 
     def get_run(self, run_id: str) -> Run:
@@ -159,24 +159,28 @@ class TrackingService:
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> Run:
+        """Change status, end time or name; returns the run without its data (what runs/update answers)."""
         if status is not None and status not in RunStatus.__members__:
             raise InvalidParameter(
                 f"Invalid value '{status}' for parameter 'status'. Valid values: {', '.join(RunStatus)}."
             )
         with self.db.write() as s:
-            row = repo.get_run_row(s, run_id)
-            _check_active(row)
+            info = writes.run_info(s, run_id)
+            if info.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameter(
+                    f"The run {run_id} must be in the 'active' state. Current state is {info.lifecycle_stage}."
+                )
             if status is not None:
-                row.status = status
+                info.status = status
                 if RunStatus(status).terminal:
-                    row.end_time = end_time if end_time is not None else (row.end_time or now_ms())
+                    info.end_time = end_time if end_time is not None else (info.end_time or now_ms())
             elif end_time is not None:
-                row.end_time = end_time
+                info.end_time = end_time
             if run_name:
-                row.name = run_name
-                repo.upsert_tags(s, run_id, {RUN_NAME_TAG: run_name})
-            s.flush()
-            return repo.load_runs(s, [run_id])[0]
+                info.run_name = run_name
+                writes.upsert_tags(s, run_id, {RUN_NAME_TAG: run_name})
+            writes.update_run_info(s, info)
+            return info
 
     def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
         with self.db.write() as s:
@@ -210,13 +214,17 @@ class TrackingService:
             checked_params[k] = value
         checked_tags = self._checked_tags(dict(tag_items))
         with self.db.write() as s:
-            row = repo.get_run_row(s, run_id)
-            _check_active(row)
-            self._log_params(s, row, checked_params)
-            repo.insert_metrics(s, run_id, metrics)
+            stage = writes.run_stage(s, run_id)
+            if stage != LifecycleStage.ACTIVE:
+                raise InvalidParameter(
+                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+                )
+            self._log_params(s, run_id, checked_params)
+            writes.insert_metrics(s, run_id, metrics)
             if checked_tags:
-                repo.upsert_tags(s, run_id, checked_tags)
-                self._apply_special_tags(row, checked_tags)
+                writes.upsert_tags(s, run_id, checked_tags)
+                if {RUN_NAME_TAG, PARENT_RUN_TAG, GIT_COMMIT_TAG} & checked_tags.keys():
+                    self._apply_special_tags(repo.get_run_row(s, run_id), checked_tags)
 
     @staticmethod
     def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
@@ -239,18 +247,18 @@ class TrackingService:
             )
 
     @staticmethod
-    def _log_params(s: Any, row: RunRow, params: dict[str, str]) -> None:
+    def _log_params(s: Any, run_id: str, params: dict[str, str]) -> None:
         if not params:
             return
-        existing = repo.existing_params(s, row.run_uuid, params)
+        existing = writes.existing_params(s, run_id, params)
         changed = {k: (existing[k], v) for k, v in params.items() if k in existing and existing[k] != v}
         if changed:
             detail = ", ".join(f"'{k}' (old '{old}', new '{new}')" for k, (old, new) in changed.items())
             raise InvalidParameter(
-                f"Changing param values is not allowed. Params were already logged for run ID='{row.run_uuid}' "
+                f"Changing param values is not allowed. Params were already logged for run ID='{run_id}' "
                 f"with different values: {detail}."
             )
-        repo.insert_params(s, row.run_uuid, {k: v for k, v in params.items() if k not in existing})
+        writes.insert_params(s, run_id, {k: v for k, v in params.items() if k not in existing})
 
     @staticmethod
     def _apply_special_tags(row: RunRow, tags: dict[str, str]) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,6 @@ from modelyard.domain.tracking import (
     Metric,
     Run,
 )
-from modelyard.storage import metric_chunks
 from modelyard.storage.orm import (
     DatasetRow,
     ExperimentRow,
@@ -196,69 +195,6 @@ def _load_run_models(session: Session, run_ids: list[str]) -> dict[str, list[tup
     for rid, mid, direction, step in session.execute(stmt):
         out[rid].append((mid, direction, step))
     return out
-
-
-def insert_metrics(session: Session, run_id: str, metrics: Sequence[Metric]) -> None:
-    """Store points (an identical retried batch is ignored) and move each key's latest value forward."""
-    latest: dict[str, tuple[int, int, float, bool]] = {}
-    isnan = math.isnan
-    for m in metrics:
-        nan = isnan(m.value)
-        cand = (m.step, m.timestamp, 0.0 if nan else m.value, nan)
-        cur = latest.get(m.key)
-        if cur is None or cand[:3] > cur[:3]:
-            latest[m.key] = cand
-    if not latest:
-        return
-    metric_chunks.insert_points(session, run_id, metrics)
-    lm = dialect_insert(session, LatestMetricRow.__table__)
-    table = LatestMetricRow.__table__
-    newer = tuple_(lm.excluded.step, lm.excluded.timestamp, lm.excluded.value) > tuple_(
-        table.c.step, table.c.timestamp, table.c.value
-    )
-    upsert = lm.on_conflict_do_update(
-        index_elements=["run_uuid", "key"],
-        set_={
-            "value": lm.excluded.value,
-            "timestamp": lm.excluded.timestamp,
-            "step": lm.excluded.step,
-            "is_nan": lm.excluded.is_nan,
-        },
-        where=newer,
-    )
-    session.execute(
-        upsert,
-        [
-            {"run_uuid": run_id, "key": k, "step": s, "timestamp": t, "value": v, "is_nan": n}
-            for k, (s, t, v, n) in latest.items()
-        ],
-    )
-
-
-def existing_params(session: Session, run_id: str, keys: Iterable[str]) -> dict[str, str]:
-    keys = list(keys)
-    if not keys:
-        return {}
-    stmt = select(ParamRow.key, ParamRow.value).where(ParamRow.run_uuid == run_id, ParamRow.key.in_(keys))
-    return {k: v for k, v in session.execute(stmt)}
-
-
-def insert_params(session: Session, run_id: str, params: dict[str, str]) -> None:
-    if params:
-        ins = dialect_insert(session, ParamRow.__table__)
-        session.execute(
-            ins.on_conflict_do_nothing(),
-            [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()],
-        )
-
-
-def upsert_tags(session: Session, run_id: str, tags: dict[str, str]) -> None:
-    if tags:
-        ins = dialect_insert(session, TagRow.__table__)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["run_uuid", "key"], set_={"value": ins.excluded.value}
-        )
-        session.execute(stmt, [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()])
 
 
 def upsert_experiment_tags(session: Session, experiment_id: int, tags: dict[str, str]) -> None:
