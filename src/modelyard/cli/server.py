@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -9,6 +10,19 @@ import uvicorn
 
 from modelyard.api.app import create_app
 from modelyard.settings import DEFAULT_PORT, Settings
+
+
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a long-running server.
+
+    Responses of thousands of small objects (metric histories, run pages) trigger many young-generation
+    collections, each of which used to walk every object the app built at start-up: that doubled the time
+    of a 10,000-point history. Freezing moves start-up objects out of the collector's view, and a larger
+    young-generation threshold makes collections rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def server(
@@ -42,6 +56,7 @@ def server(
         f"modelyard server on http://{settings.host}:{settings.port}  "
         f"(store: {settings.database_url}, artifacts: {settings.artifact_uri})"
     )
+    tune_gc()
     uvicorn.run(
         app,
         host=settings.host,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from array import array
 from collections import defaultdict
@@ -82,23 +83,30 @@ def _expand(chunk: Any) -> list[Metric]:
     steps = _unpack("q", chunk.steps)
     stamps = _unpack("q", chunk.timestamps)
     values = _unpack("d", chunk.values)
+    key, run_id, model_id = chunk.key, chunk.run_uuid, chunk.model_id
+    ds_name, ds_digest = chunk.dataset_name, chunk.dataset_digest
     return [
-        Metric(chunk.key, v, t, s, chunk.run_uuid, chunk.model_id, chunk.dataset_name, chunk.dataset_digest)
+        Metric(key, v, t, s, run_id, model_id, ds_name, ds_digest)
         for s, t, v in zip(steps, stamps, values, strict=True)
     ]
 
 
+def _order(p: Metric) -> tuple[int, int, float]:
+    return (p.step, p.timestamp, p.value if p.value == p.value else math.inf)
+
+
 def _sorted_unique(points: list[Metric]) -> list[Metric]:
-    # NaN != NaN, so compare values by their text to drop repeated NaN points too.
-    seen: set[tuple[int, int, str]] = set()
-    out = []
-    for p in sorted(
-        points, key=lambda p: (p.step, p.timestamp, p.value if p.value == p.value else float("inf"))
-    ):
+    """Sorted by step, timestamp, value (NaN last); exact repeats (same step, timestamp, value) dropped."""
+    if any(_order(a) > _order(b) for a, b in zip(points, points[1:], strict=False)):
+        points.sort(key=_order)
+    out: list[Metric] = []
+    prev: tuple[int, int, str] | None = None
+    for p in points:
+        # compare values by repr so that NaN repeats are recognised too (NaN != NaN)
         ident = (p.step, p.timestamp, repr(p.value))
-        if ident not in seen:
-            seen.add(ident)
+        if ident != prev:
             out.append(p)
+            prev = ident
     return out
 
 
@@ -106,13 +114,16 @@ def history(
     session: Session, run_id: str, key: str, *, min_step: int | None = None, max_step: int | None = None
 ) -> list[Metric]:
     """Every distinct point of one metric of one run, ordered by step, timestamp, value."""
-    stmt = select(MetricChunkRow).where(MetricChunkRow.run_uuid == run_id, MetricChunkRow.key == key)
+    c = MetricChunkRow
+    stmt = select(
+        c.run_uuid, c.key, c.steps, c.timestamps, c.values, c.model_id, c.dataset_name, c.dataset_digest
+    ).where(c.run_uuid == run_id, c.key == key)
     if min_step is not None:
         stmt = stmt.where(MetricChunkRow.max_step >= min_step)
     if max_step is not None:
         stmt = stmt.where(MetricChunkRow.min_step <= max_step)
     points: list[Metric] = []
-    for chunk in session.scalars(stmt):
+    for chunk in session.execute(stmt):
         points.extend(_expand(chunk))
     if min_step is not None or max_step is not None:
         lo = min_step if min_step is not None else -(2**63)

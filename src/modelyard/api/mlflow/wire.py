@@ -7,6 +7,7 @@ int64 as numbers or digit strings, repeated query parameters.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
@@ -42,12 +43,10 @@ def experiment(e: Experiment) -> dict[str, Any]:
 
 
 def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "key": m.key,
-        "value": metric_to_wire(m.value),
-        "timestamp": m.timestamp,
-        "step": m.step,
-    }
+    value: float | str = m.value
+    if value != value or value in _INFINITIES:
+        value = metric_to_wire(m.value)
+    out: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if with_run and m.run_id:
         out["run_id"] = m.run_id
     if m.model_id:
@@ -57,6 +56,9 @@ def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
     if m.dataset_digest:
         out["dataset_digest"] = m.dataset_digest
     return out
+
+
+_INFINITIES = (math.inf, -math.inf)
 
 
 def _dataset(d: Dataset) -> dict[str, Any]:
