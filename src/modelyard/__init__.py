@@ -6,7 +6,12 @@ architecture: ``domain`` (pure rules) <- ``storage`` (SQL + artifact stores) <- 
 (transactions) <- ``api`` (HTTP) ; ``client`` and ``cli`` talk to a server over HTTP.
 """
 
+from typing import TYPE_CHECKING
+
 from modelyard.version import __version__
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
 
 __all__ = ["Client", "__version__"]
 

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Requests bigger than this are refused with 413 before they are parsed.
     max_request_bytes: int = 64 * 1024 * 1024
     log_level: str = "info"
+    # Server processes. SQLite serialises writes across them; reads and request handling scale out.
+    workers: int = 1
     # One log line per request costs ~10% of throughput on the tracking hot paths; off by default.
     access_log: bool = False
     # Apply pending Alembic migrations when the server starts.

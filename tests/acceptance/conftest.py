@@ -18,8 +18,11 @@ def mlflow_client(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    # mlflow.set_experiment writes MLFLOW_EXPERIMENT_ID into os.environ; setting first makes
+    # monkeypatch restore (remove) it after the test, so it cannot leak into the next one.
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     from mlflow.tracking import fluent
 
     # the fluent API remembers the active experiment across tests; each test starts from Default

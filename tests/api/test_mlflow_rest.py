@@ -93,10 +93,10 @@ def test_latest_metric_is_max_step_not_last_write(http: TestClient) -> None:
 def test_nan_and_infinity_round_trip(http: TestClient) -> None:
     run_id = _run(http)
     body = (
-        '{"run_id": "%s", "metrics": [{"key": "a", "value": NaN, "timestamp": 1, "step": 0},'
+        '{"run_id": "RUN", "metrics": [{"key": "a", "value": NaN, "timestamp": 1, "step": 0},'
         '{"key": "b", "value": "Infinity", "timestamp": 1, "step": 0},'
-        '{"key": "c", "value": "-Infinity", "timestamp": 1, "step": 0}]}' % run_id
-    )
+        '{"key": "c", "value": "-Infinity", "timestamp": 1, "step": 0}]}'
+    ).replace("RUN", run_id)
     r = http.post(f"{API}/runs/log-batch", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     metrics = {
@@ -228,3 +228,11 @@ def test_concurrent_writers_lose_nothing(live_server: LiveServer) -> None:
                 f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": f"w{w}"}
             ).json()
             assert len(hist["metrics"]) == 1000
+
+
+def test_out_of_range_experiment_id_is_400(http: TestClient) -> None:
+    r = http.get(f"{API}/experiments/get", params={"experiment_id": "3000000000"})
+    assert r.status_code == 400
+    assert "between 0 and" in r.json()["message"]
+    r = http.post(f"{API}/runs/search", json={"experiment_ids": ["-1"]})
+    assert r.status_code == 400

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from modelyard.api.app import create_app
+from modelyard.services.container import prepare_storage
 from modelyard.settings import DEFAULT_PORT, Settings
 
 
@@ -37,9 +41,12 @@ def server(
     artifact_root: str = typer.Option(
         None, help="Local directory or s3://bucket/prefix (default: <data-dir>/artifacts)."
     ),
+    workers: int = typer.Option(
+        None, help="Server processes (default 1; env MODELYARD_WORKERS). More use more cores."
+    ),
 ) -> None:
     """Start the modelyard server: tracking (MLflow-compatible API), resource API and UI."""
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
         for k, v in {
             "host": host,
@@ -47,20 +54,37 @@ def server(
             "data_dir": data_dir,
             "backend_store_uri": backend_store_uri,
             "artifact_root": artifact_root,
+            "workers": workers,
         }.items()
         if v is not None
     }
     settings = Settings(**overrides).resolved()
-    app = create_app(settings)
     typer.echo(
         f"modelyard server on http://{settings.host}:{settings.port}  "
-        f"(store: {settings.database_url}, artifacts: {settings.artifact_uri})"
+        f"(store: {settings.database_url}, artifacts: {settings.artifact_uri}, workers: {settings.workers})"
     )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+    }
+    if settings.workers <= 1:
+        app = create_app(settings)
+        tune_gc()
+        uvicorn.run(app, **common)
+        return
+    # Several processes: migrate once here, then each worker builds the app from the environment.
+    prepare_storage(settings)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            os.environ[f"MODELYARD_{name.upper()}"] = str(value)
+    os.environ["MODELYARD_MIGRATE_ON_START"] = "false"
+    uvicorn.run("modelyard.cli.server:worker_app", factory=True, workers=settings.workers, **common)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (``--workers`` > 1), configured from ``MODELYARD_*`` variables."""
+    app = create_app(Settings().resolved())
     tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-    )
+    return app

@@ -28,6 +28,16 @@ class Services:
         self.db.dispose()
 
 
+def prepare_storage(settings: Settings) -> None:
+    """Create the data dir and bring the database schema up to date."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
 def build_services(settings: Settings) -> Services:
     settings = settings.resolved()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -38,21 +38,26 @@ def _project(row: ProjectRow) -> Project:
     return Project(row.id, row.name, row.description, row.created_at, row.updated_at)
 
 
-def _validate_name(name: Any, what: str = "experiment") -> str:
+MAX_PROJECT_NAME_LENGTH = 250
+_MAX_ID = 2**31 - 1  # experiment ids are 32-bit integer columns
+
+
+def _validate_name(name: Any, what: str = "experiment", limit: int = MAX_ENTITY_NAME_LENGTH) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameter(f"Invalid {what} name: '{name}'. The name must be a non-empty string.")
-    if len(name) > MAX_ENTITY_NAME_LENGTH:
-        raise InvalidParameter(
-            f"Invalid {what} name: it has {len(name)} characters, the limit is {MAX_ENTITY_NAME_LENGTH}."
-        )
+    if len(name) > limit:
+        raise InvalidParameter(f"Invalid {what} name: it has {len(name)} characters, the limit is {limit}.")
     return name
 
 
 def parse_experiment_id(raw: Any) -> int:
     try:
-        return int(str(raw))
+        value = int(str(raw))
     except (TypeError, ValueError):
         raise InvalidParameter(f"Invalid experiment id '{raw}': experiment ids are integers.") from None
+    if not 0 <= value <= _MAX_ID:
+        raise InvalidParameter(f"Invalid experiment id '{raw}': ids are between 0 and {_MAX_ID}.")
+    return value
 
 
 class ExperimentService:
@@ -61,7 +66,7 @@ class ExperimentService:
 
     # ---- projects -------------------------------------------------------------------------------
     def create_project(self, *, name: str, description: str = "") -> Project:
-        name = _validate_name(name, "project")
+        name = _validate_name(name, "project", MAX_PROJECT_NAME_LENGTH)
         with self.db.write() as s:
             if s.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
                 raise AlreadyExists(f"Project(name={name}) already exists.")

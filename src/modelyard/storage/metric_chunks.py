@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import sys
 from array import array
@@ -97,7 +98,7 @@ def _order(p: Metric) -> tuple[int, int, float]:
 
 def _sorted_unique(points: list[Metric]) -> list[Metric]:
     """Sorted by step, timestamp, value (NaN last); exact repeats (same step, timestamp, value) dropped."""
-    if any(_order(a) > _order(b) for a, b in zip(points, points[1:], strict=False)):
+    if any(_order(a) > _order(b) for a, b in itertools.pairwise(points)):
         points.sort(key=_order)
     out: list[Metric] = []
     prev: tuple[int, int, str] | None = None

@@ -44,7 +44,7 @@ def experiment(e: Experiment) -> dict[str, Any]:
 
 def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
     value: float | str = m.value
-    if value != value or value in _INFINITIES:
+    if math.isnan(m.value) or value in _INFINITIES:
         value = metric_to_wire(m.value)
     out: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if with_run and m.run_id:

@@ -8,8 +8,9 @@ business rules (unique names, state) stay in the services the hooks call.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -18,8 +19,7 @@ import orjson
 
 from modelyard.domain.errors import InvalidParameter
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_INT_RE = re.compile(r"^[+-]?\d{1,19}$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
 
 
@@ -63,7 +63,9 @@ class Range:
 
     def check(self, name: str, value: Any) -> None:
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise InvalidParameter(f"Field '{name}' is {value}; it must be between {self.min} and {self.max}.")
+            raise InvalidParameter(
+                f"Field '{name}' is {value}; it must be between {self.min} and {self.max}."
+            )
 
     def info(self) -> dict[str, Any]:
         return {"type": "range", "min": self.min, "max": self.max}
@@ -106,16 +108,17 @@ class Field:
         return _UI_TYPES[self.type]
 
 
-def as_int(value: Any, what: str) -> int:
-    """An integer from JSON or a query string (``"12"``), within signed 64 bits; else a 400 naming ``what``."""
+def as_int(value: Any, what: str, bits: int = 64) -> int:
+    """An integer from JSON or query text (``"12"``) that a ``bits``-wide signed database column can hold;
+    else a 400 naming ``what``."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _INT_RE.match(value.strip()):
         number = int(value.strip())
     else:
         raise InvalidParameter(f"{what} must be an integer, got {show_value(value)}.")
-    if not INT64_MIN <= number <= INT64_MAX:
-        raise InvalidParameter(f"{what} is out of range: {number} does not fit in 64 bits.")
+    if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        raise InvalidParameter(f"{what} is out of range: {number} does not fit in {bits} bits.")
     return number
 
 
@@ -128,9 +131,13 @@ def as_str(value: Any, what: str) -> str:
 
 
 def show_value(value: Any) -> str:
-    """A user's value as JSON, shortened, with its JSON type: ``"12" (string)``."""
+    """A user's value for a message: a string quoted (``'abc'``), anything else as JSON with its type."""
     if value is None:
         return "null"
+    if isinstance(value, str):
+        return f"'{value[:80]}'" + ("..." if len(value) > 80 else "")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} (number)"
     try:
         text = orjson.dumps(value, default=str).decode()
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
@@ -138,10 +145,10 @@ def show_value(value: Any) -> str:
     return f"{text[:80]} ({_JSON_TYPES.get(type(value), type(value).__name__)})"
 
 
-def _clean_value(field: Field, value: Any) -> Any:
+def _clean_value(field: Field, value: Any, bits: int) -> Any:
     what = f"Field '{field.name}'"
     if field.type is FieldType.INTEGER:
-        return as_int(value, what)
+        return as_int(value, what, bits)
     text = as_str(value, what)
     if field.type is FieldType.ENUM and text not in field.values:
         raise InvalidParameter(f"{what} is '{text}'; it must be one of: {', '.join(field.values)}.")
@@ -149,13 +156,21 @@ def _clean_value(field: Field, value: Any) -> Any:
 
 
 def clean(
-    fields: tuple[Field, ...], body: Mapping[str, Any], *, what: str, partial: bool
+    fields: tuple[Field, ...],
+    body: Mapping[str, Any],
+    *,
+    what: str,
+    partial: bool,
+    int_bits: Callable[[Field], int] = lambda _: 64,
 ) -> dict[str, Any]:
-    """The checked values of ``body`` for ``fields``; ``partial`` (an edit) lets every field be left out."""
+    """The checked values of ``body`` for ``fields``; ``partial`` (an edit) lets every field be left out.
+    ``int_bits`` says how wide the database column behind an integer field is."""
     names = [f.name for f in fields]
     unknown = [k for k in body if k not in names]
     if unknown:
-        raise InvalidParameter(f"Unknown field '{unknown[0]}' for {what}; the fields are: {', '.join(names)}.")
+        raise InvalidParameter(
+            f"Unknown field '{unknown[0]}' for {what}; the fields are: {', '.join(names)}."
+        )
     out: dict[str, Any] = {}
     for field in fields:
         value = body.get(field.name)
@@ -167,7 +182,7 @@ def clean(
             if not partial and field.default is not None:
                 out[field.name] = field.default
             continue
-        cleaned = _clean_value(field, value)
+        cleaned = _clean_value(field, value, int_bits(field))
         for validator in field.validators:
             validator.check(field.name, cleaned)
         out[field.name] = cleaned

@@ -8,11 +8,12 @@ wrong declaration fails at import time, not on a user's request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import BigInteger, Integer, SmallInteger
 from sqlalchemy.orm import QueryableAttribute
 
 from modelyard.services.resources.forms import Field
@@ -173,12 +174,7 @@ class ResourceSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
         where = f"resource {self.name!r}"
-        if len(self._by_name) != len(self.columns):
-            raise ValueError(f"{where}: column names repeat")
-        if self.primary_key not in self._by_name:
-            raise ValueError(f"{where}: the primary key {self.primary_key!r} must be a declared column")
-        if self.pk_column.type not in (ColumnType.INTEGER, ColumnType.STRING):
-            raise ValueError(f"{where}: the primary key must be an integer or a string column")
+        self._check_columns(where)
         for name in (self.order_column, self.title_column):
             if name is not None and name not in self._by_name:
                 raise ValueError(f"{where}: {name!r} is not a declared column")
@@ -186,16 +182,31 @@ class ResourceSpec:
             raise ValueError(f"{where}: order_direction is 'asc' or 'desc'")
         if not 1 <= self.page_size <= self.max_page_size:
             raise ValueError(f"{where}: page_size must be between 1 and max_page_size")
+        if (self.add_fields and self.create is None) or (self.edit_fields and self.update is None):
+            raise ValueError(f"{where}: form fields without the hook that uses them")
+        if (self.create is not None and not self.add_fields) or (
+            self.update is not None and not self.edit_fields
+        ):
+            raise ValueError(f"{where}: a create or update hook needs its form fields")
+        if len({a.name for a in self.actions}) != len(self.actions):
+            raise ValueError(f"{where}: action names repeat")
+
+    def _check_columns(self, where: str) -> None:
+        if len(self._by_name) != len(self.columns):
+            raise ValueError(f"{where}: column names repeat")
+        if self.primary_key not in self._by_name:
+            raise ValueError(f"{where}: the primary key {self.primary_key!r} must be a declared column")
+        row_keys = [c.name for c in self.row.__table__.primary_key.columns]
+        if row_keys != [self.primary_key]:
+            raise ValueError(
+                f"{where}: the row's primary key is {row_keys}; one column, the declared one, is needed"
+            )
+        if self.pk_column.type not in (ColumnType.INTEGER, ColumnType.STRING):
+            raise ValueError(f"{where}: the primary key must be an integer or a string column")
         for column in self.columns:
             column.check(self.name)
             if column.relation is None or isinstance(column.relation, OneToMany):
                 self.attribute(column)  # the row class must have it
-        if (self.add_fields and self.create is None) or (self.edit_fields and self.update is None):
-            raise ValueError(f"{where}: form fields without the hook that uses them")
-        if (self.create is not None and not self.add_fields) or (self.update is not None and not self.edit_fields):
-            raise ValueError(f"{where}: a create or update hook needs its form fields")
-        if len({a.name for a in self.actions}) != len(self.actions):
-            raise ValueError(f"{where}: action names repeat")
 
     @property
     def pk_column(self) -> Column:
@@ -214,15 +225,23 @@ class ResourceSpec:
         table_column = self.row.__table__.c.get(column.name)
         return bool(table_column is not None and table_column.nullable)
 
+    def int_bits(self, column: Column) -> int:
+        """How wide the database column is (PostgreSQL refuses a wider value with an error, not a miss)."""
+        table_column = self.row.__table__.c.get(column.name)
+        kind = table_column.type if table_column is not None else None
+        if isinstance(kind, SmallInteger):
+            return 16
+        if isinstance(kind, Integer) and not isinstance(kind, BigInteger):
+            return 32
+        return 64
+
     def action(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)
 
     @property
     def permissions(self) -> list[str]:
-        granted = ["can_list", "can_show"]
-        granted += [p for p, hook in (("can_add", self.create), ("can_edit", self.update)) if hook is not None]
-        if self.delete is not None:
-            granted.append("can_delete")
+        hooks = (("can_add", self.create), ("can_edit", self.update), ("can_delete", self.delete))
+        granted = ["can_list", "can_show"] + [name for name, hook in hooks if hook is not None]
         granted += [f"can_action_{a.name}" for a in self.actions]
         return granted + list(self.extra_permissions)
 
@@ -251,7 +270,7 @@ class ResourceRegistry:
                 if target not in self._specs:
                     raise ValueError(f"resource {spec.name!r} relates to undeclared resource {target!r}")
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ResourceSpec]:
         return iter(self._specs.values())
 
     def get(self, name: str) -> ResourceSpec:

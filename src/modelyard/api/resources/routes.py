@@ -1,0 +1,77 @@
+"""The generic routes of one declared resource, mounted under ``/<name>/api``.
+
+Each route parses the request, calls one ``ResourceService`` use case in a worker thread (database
+calls block) and wraps the result in the envelope ``{"status": 0, "message": "success", "result": ...}``.
+Errors are domain errors, answered by the app's one error handler in the same envelope with the HTTP
+status as ``status``. Create, update and delete routes exist only when the resource declares the hook:
+elsewhere the method answers 405.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelyard.api.body import json_body, json_response
+from modelyard.api.deps import services
+from modelyard.api.resources.params import ids_body, list_request
+from modelyard.services.resources import ResourceRegistry, ResourceService, ResourceSpec
+
+
+def envelope(result: Any, status: int = 200) -> Response:
+    return json_response({"status": 0, "message": "success", "result": result}, status)
+
+
+def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
+    router = APIRouter(tags=[f"resource: {spec.name}"])
+    name = spec.name
+
+    def resource(request: Request) -> ResourceService:
+        return ResourceService(services(request), registry, name)
+
+    @router.get("/_info", name=f"{name}_info")
+    async def info(request: Request) -> Response:
+        return envelope(await run_in_threadpool(resource(request).info))
+
+    @router.get("/", name=f"{name}_list")
+    async def list_items(request: Request) -> Response:
+        query = list_request(request)
+        return envelope(await run_in_threadpool(resource(request).list_items, query))
+
+    @router.get("/{key}", name=f"{name}_show")
+    async def show(request: Request, key: str) -> Response:
+        return envelope(await run_in_threadpool(resource(request).get, key))
+
+    if spec.create is not None:
+
+        @router.post("/", name=f"{name}_add")
+        async def add(request: Request) -> Response:
+            body = await json_body(request, allow_empty=False)
+            return envelope(await run_in_threadpool(resource(request).create, body), 201)
+
+    if spec.update is not None:
+
+        @router.put("/{key}", name=f"{name}_edit")
+        async def edit(request: Request, key: str) -> Response:
+            body = await json_body(request, allow_empty=False)
+            return envelope(await run_in_threadpool(resource(request).update, key, body))
+
+    if spec.delete is not None:
+
+        @router.delete("/{key}", name=f"{name}_delete")
+        async def delete(request: Request, key: str) -> Response:
+            return envelope(await run_in_threadpool(resource(request).delete, key))
+
+    @router.get("/action/{action}/{key}", name=f"{name}_action")
+    async def action(request: Request, action: str, key: str) -> Response:
+        return envelope(await run_in_threadpool(resource(request).action, action, key))
+
+    @router.post("/multi_action/{action}", name=f"{name}_multi_action")
+    async def multi_action(request: Request, action: str) -> Response:
+        ids = await ids_body(request)
+        return envelope(await run_in_threadpool(resource(request).multi_action, action, ids))
+
+    return router

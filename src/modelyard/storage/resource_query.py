@@ -1,0 +1,181 @@
+"""Generic reads for the resource API: filtered, ordered, paged lists and counts over one ORM row class.
+
+Values arrive already checked and converted by the service (the right Python type for the column);
+this module only turns them into SQL. The one thing that is not obvious: LIKE-type operators escape
+``%``, ``_`` and the escape character in the user's value and match case-insensitively (``ILIKE`` on
+PostgreSQL, ``lower() LIKE lower()`` on SQLite), so both databases answer the same; negated operators
+on a nullable column also match its NULLs ("does not start with x" is true of a missing value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
+from sqlalchemy.orm import QueryableAttribute, Session
+
+LIKE_ESCAPE = "\\"
+
+
+class Op(StrEnum):
+    """Filter operators of the cube-studio convention."""
+
+    SW = "sw"  # starts with
+    NSW = "nsw"  # does not start with
+    EW = "ew"  # ends with
+    NEW = "new"  # does not end with
+    CT = "ct"  # contains
+    NCT = "nct"  # does not contain
+    EQ = "eq"
+    NEQ = "neq"
+    GT = "gt"
+    LT = "lt"
+    REL_O_M = "rel_o_m"  # the related "one" of a one-to-many relation is this id
+    NREL_O_M = "nrel_o_m"  # ... is not this id
+    REL_M_M = "rel_m_m"  # linked to this id through a many-to-many association
+    EQF = "eqf"  # equal to a server-side function (refused: modelyard has none)
+    INF = "inf"  # in a list of values
+
+
+LIKE_OPS = frozenset({Op.SW, Op.NSW, Op.EW, Op.NEW, Op.CT, Op.NCT})
+NEGATED_OPS = frozenset({Op.NSW, Op.NEW, Op.NCT, Op.NEQ, Op.NREL_O_M})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A many-to-many association: rows of ``through`` pair ``local_key`` (this resource's primary key)
+    with ``remote_key`` (the related resource's primary key)."""
+
+    through: type[Any]
+    local_key: QueryableAttribute[Any]
+    remote_key: QueryableAttribute[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One checked filter: ``column`` is the ORM attribute (the primary key for a ``link`` filter)."""
+
+    column: QueryableAttribute[Any]
+    op: Op
+    value: Any
+    nullable: bool = False
+    link: Link | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    column: QueryableAttribute[Any]
+    descending: bool = False
+    nullable: bool = False
+
+
+def escape_like(value: str) -> str:
+    """``value`` with LIKE's wildcards and the escape character taken literally."""
+    return (
+        value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+def _like(column: QueryableAttribute[Any], op: Op, value: str) -> ColumnElement[bool]:
+    escaped = escape_like(value)
+    if op in (Op.SW, Op.NSW):
+        pattern = escaped + "%"
+    elif op in (Op.EW, Op.NEW):
+        pattern = "%" + escaped
+    else:
+        pattern = "%" + escaped + "%"
+    return column.ilike(pattern, escape=LIKE_ESCAPE)
+
+
+def _positive(cond: Condition) -> ColumnElement[bool]:
+    """The condition without its negation (``nsw`` → ``sw``), NULL values handled."""
+    column, op, value = cond.column, cond.op, cond.value
+    if op in LIKE_OPS:
+        return _like(column, op, value)
+    if op in (Op.EQ, Op.NEQ, Op.REL_O_M, Op.NREL_O_M):
+        return column.is_(None) if value is None else column == value
+    if op is Op.GT:
+        return column.__gt__(value)
+    if op is Op.LT:
+        return column.__lt__(value)
+    if op is Op.INF:
+        return column.in_(list(value)) if value else false()
+    if op is Op.REL_M_M:
+        if cond.link is None:
+            raise ValueError(f"operator {op} needs a link")
+        linked = select(cond.link.local_key).where(cond.link.remote_key == value)
+        return column.in_(linked)
+    raise ValueError(f"operator {op} has no SQL form")
+
+
+def where(cond: Condition) -> ColumnElement[bool]:
+    positive = _positive(cond)
+    if cond.op not in NEGATED_OPS:
+        return positive
+    if cond.value is None:  # "is not NULL"
+        return not_(positive)
+    negated = not_(positive)
+    return or_(negated, cond.column.is_(None)) if cond.nullable else negated
+
+
+def _filtered(statement: Select[Any], conditions: Sequence[Condition]) -> Select[Any]:
+    return statement.where(*(where(c) for c in conditions)) if conditions else statement
+
+
+def _order_by(order: Sequence[Order]) -> list[ColumnElement[Any]]:
+    clauses: list[ColumnElement[Any]] = []
+    for item in order:
+        if item.nullable:  # NULLs last in both directions, the same on SQLite and PostgreSQL
+            clauses.append(item.column.is_(None).asc())
+        clauses.append(item.column.desc() if item.descending else item.column.asc())
+    return clauses
+
+
+def list_rows(
+    session: Session,
+    row_class: type[Any],
+    *,
+    conditions: Sequence[Condition],
+    order: Sequence[Order],
+    offset: int,
+    limit: int,
+) -> tuple[list[Any], int]:
+    """One page of rows matching every condition, and how many rows match in all."""
+    count = session.scalar(_filtered(select(func.count()).select_from(row_class), conditions)) or 0
+    statement = _filtered(select(row_class), conditions).order_by(*_order_by(order))
+    rows = list(session.scalars(statement.offset(offset).limit(limit)))
+    return rows, int(count)
+
+
+def get_row(session: Session, row_class: type[Any], key: Any) -> Any | None:
+    return session.get(row_class, key)
+
+
+def existing_keys(session: Session, primary_key: QueryableAttribute[Any], keys: Collection[Any]) -> set[Any]:
+    """Which of ``keys`` exist (for all-or-nothing bulk actions)."""
+    if not keys:
+        return set()
+    return set(session.scalars(select(primary_key).where(primary_key.in_(list(keys)))))
+
+
+def linked_rows(
+    session: Session,
+    row_class: type[Any],
+    primary_key: QueryableAttribute[Any],
+    link: Link,
+    key: Any,
+    *,
+    order: Sequence[Order],
+    limit: int,
+) -> tuple[list[Any], int]:
+    """Rows of ``row_class`` linked to ``key`` through ``link`` (seen from the other side: ``remote_key``
+    is ``row_class``'s key), at most ``limit`` of them, and how many there are in all."""
+    linked = select(link.remote_key).where(link.local_key == key)
+    count = session.scalar(select(func.count()).select_from(row_class).where(primary_key.in_(linked))) or 0
+    statement = select(row_class).where(primary_key.in_(linked)).order_by(*_order_by(order)).limit(limit)
+    return list(session.scalars(statement)), int(count)

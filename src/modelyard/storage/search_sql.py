@@ -1,0 +1,455 @@
+"""Run and experiment search as SQL: a parsed filter and ordering become one SELECT of ids.
+
+Works the same on SQLite and PostgreSQL, with MLflow's SQL-store semantics:
+
+- a metric clause compares the run's latest value; a NaN metric satisfies only ``!=``;
+- a metric, param or tag clause needs the key to exist (``params.p != 'x'`` skips runs without
+  ``p``); ``IS NULL`` means the key is absent, ``IS NOT NULL`` that it is present;
+- LIKE is case-sensitive on both databases (GLOB on SQLite, where LIKE ignores case), ILIKE is
+  not (on SQLite only ASCII letters fold); in both, a backslash escapes ``%``, ``_`` or itself;
+- a dataset clause matches runs with at least one input dataset whose name, digest or context
+  (the input tag ``mlflow.data.context``) satisfies it;
+- ordering puts runs that lack the key last in either direction, and a NaN metric after every
+  number but before a missing one; text sorts by code point (``COLLATE "C"`` on PostgreSQL);
+  ties break on ``start_time DESC`` (unless ordered by start time) and then ``run_uuid``.
+
+Not obvious: the plan. Filters are correlated ``EXISTS`` probes on the (run_uuid, key) primary
+keys, except the metric the search orders by, which is joined once and carries that metric's
+filters in its join condition: then ``metrics.m > 0.5 ORDER BY metrics.m DESC`` reads the
+(key, value, run_uuid) index backwards and stops after one page instead of sorting every run.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Select, SQLColumnExpression, and_, case, false, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.search import Comparison, Entity, Op, OrderBy, Value
+from modelyard.storage.orm import (
+    DatasetRow,
+    ExperimentRow,
+    ExperimentTagRow,
+    LatestMetricRow,
+    ParamRow,
+    RunInputRow,
+    RunRow,
+    TagRow,
+)
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+_RUN_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
+    "run_id": RunRow.__table__.c.run_uuid,
+    "run_name": RunRow.__table__.c.name,
+    "status": RunRow.__table__.c.status,
+    "user_id": RunRow.__table__.c.user_id,
+    "artifact_uri": RunRow.__table__.c.artifact_uri,
+    "lifecycle_stage": RunRow.__table__.c.lifecycle_stage,
+    "start_time": RunRow.__table__.c.start_time,
+    "end_time": RunRow.__table__.c.end_time,
+}
+_EXPERIMENT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
+    "name": ExperimentRow.__table__.c.name,
+    "experiment_id": ExperimentRow.__table__.c.experiment_id,
+    "creation_time": ExperimentRow.__table__.c.creation_time,
+    "last_update_time": ExperimentRow.__table__.c.last_update_time,
+}
+_NUMERIC_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+
+
+# ---- shared pieces ------------------------------------------------------------------------------
+
+
+def _like_pattern(pattern: str, *, glob: bool) -> str:
+    """Rewrite a LIKE pattern (``%``, ``_``, backslash escapes) as a GLOB or a ``\\``-escaped LIKE."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "%":
+            out.append("*" if glob else "%")
+        elif char == "_":
+            out.append("?" if glob else "_")
+        else:
+            literal = next(chars, "\\") if char == "\\" else char
+            if glob:
+                out.append(f"[{literal}]" if literal in "*?[" else literal)
+            else:
+                out.append(f"\\{literal}" if literal in "%_\\" else literal)
+    return "".join(out)
+
+
+def _ordinal(column: Any, op: Op, value: Any) -> SQLColumnExpression[bool]:
+    result: SQLColumnExpression[bool] = _NUMERIC_COMPARE[op](column, value)
+    return result
+
+
+def _compare(
+    column: SQLColumnExpression[Any], op: Op, value: Value, dialect: str
+) -> SQLColumnExpression[bool]:
+    if op in _NUMERIC_COMPARE:
+        return _ordinal(column, op, value)
+    if op is Op.IN:
+        return column.in_(_strings(value))
+    if op is Op.NOT_IN:
+        return column.not_in(_strings(value))
+    pattern = str(value)
+    if op is Op.ILIKE:
+        return column.ilike(_like_pattern(pattern, glob=False), escape="\\")
+    if op is Op.LIKE and dialect == "sqlite":
+        return column.op("GLOB", is_comparison=True)(_like_pattern(pattern, glob=True))
+    if op is Op.LIKE:
+        return column.like(_like_pattern(pattern, glob=False), escape="\\")
+    raise InvalidParameter(f"Comparator '{op}' cannot be used here.")
+
+
+def _strings(value: Value) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else (str(value),)
+
+
+def _sortable_text(column: SQLColumnExpression[Any], dialect: str) -> SQLColumnExpression[Any]:
+    """Text in code-point order on both databases (PostgreSQL's default collation may differ)."""
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+def _direction(column: SQLColumnExpression[Any], ascending: bool) -> SQLColumnExpression[Any]:
+    return column.asc() if ascending else column.desc()
+
+
+def _check_page(max_results: int, offset: int) -> None:
+    if max_results < 0 or offset < 0:
+        raise InvalidParameter("max_results and the page offset must not be negative.")
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+
+def _not_nan(metric: Any) -> SQLColumnExpression[bool]:
+    # Equivalent to "not is_nan" (NaN is stored as 0), but only rows whose value is exactly 0 need
+    # the table row: every other row is decided from the (key, value, run_uuid) index alone.
+    return or_(metric.value != 0, metric.is_nan == false())
+
+
+def _metric_test(metric: Any, clause: Comparison) -> SQLColumnExpression[bool]:
+    """NaN satisfies "!=" and nothing else; the NaN test is added only where the stored 0 would
+    otherwise decide wrongly."""
+    test = _ordinal(metric.value, clause.op, clause.value)
+    zero_passes = bool(_NUMERIC_COMPARE[clause.op](0.0, clause.value))
+    if clause.op is Op.NE:
+        return test if zero_passes else or_(test, metric.is_nan == true())
+    return and_(test, _not_nan(metric)) if zero_passes else test
+
+
+class _Lead(Enum):
+    """How the first order key, a metric, leads a metric-first query. Runs ordered by a metric fall
+    in three tiers, numbers then NaN then missing, whatever the direction: without a filter on the
+    metric each tier is read by its own query; with one, only numbers (and NaN for "!=") remain."""
+
+    FILTERED = "filtered"
+    NUMBER = "number"
+    NAN = "nan"
+    MISSING = "missing"
+
+
+class _RunQuery:
+    """Builds one run search SELECT. ``anchor`` is the run_uuid the filter probes correlate to: the
+    first inner-joined order metric when there is one, so SQLite tests them before reading ``runs``."""
+
+    def __init__(self, dialect: str, experiment_ids: Sequence[int], stages: Sequence[str]) -> None:
+        self.dialect = dialect
+        self.stmt = select(RunRow.run_uuid).where(
+            RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))
+        )
+        self.anchor: SQLColumnExpression[str] = RunRow.run_uuid
+        self.keys: list[SQLColumnExpression[Any]] = []
+
+    def filter(self, clause: Comparison) -> None:
+        if clause.entity is Entity.METRIC:
+            metric = aliased(LatestMetricRow)
+            probe = select(metric.run_uuid).where(
+                metric.run_uuid == self.anchor, metric.key == clause.key, _metric_test(metric, clause)
+            )
+            self.stmt = self.stmt.where(probe.exists())
+        elif clause.entity in (Entity.PARAM, Entity.TAG):
+            row = ParamRow if clause.entity is Entity.PARAM else TagRow
+            self.stmt = self.stmt.where(self._key_value(row, clause))
+        elif clause.entity is Entity.DATASET:
+            self.stmt = self.stmt.where(self._dataset(clause))
+        else:
+            self.stmt = self.stmt.where(
+                _compare(_run_column(clause.key), clause.op, clause.value, self.dialect)
+            )
+
+    def _key_value(self, row: Any, clause: Comparison) -> SQLColumnExpression[bool]:
+        """params/tags: a correlated probe of the (run_uuid, key) primary key."""
+        probe = select(row.run_uuid).where(row.run_uuid == self.anchor, row.key == clause.key)
+        if clause.op is Op.IS_NULL:
+            return ~probe.exists()
+        if clause.op is not Op.IS_NOT_NULL:
+            probe = probe.where(_compare(row.value, clause.op, clause.value, self.dialect))
+        return probe.exists()
+
+    def _dataset(self, clause: Comparison) -> SQLColumnExpression[bool]:
+        probe = select(RunInputRow.run_uuid).where(RunInputRow.run_uuid == self.anchor)
+        if clause.key == "context":
+            column: SQLColumnExpression[Any] = RunInputRow.tags[DATASET_CONTEXT_TAG].as_string()
+        else:
+            probe = probe.join(DatasetRow, DatasetRow.dataset_uuid == RunInputRow.dataset_uuid)
+            column = DatasetRow.__table__.c[clause.key]
+        return probe.where(_compare(column, clause.op, clause.value, self.dialect)).exists()
+
+    def _join_metric(self, key: str) -> Any:
+        """An inner join of one metric. The always-true ``value >= -inf`` is a hint: without it
+        SQLite (3.45, or any version after ANALYZE) reads every run of the experiment and sorts,
+        where walking the (key, value) index in order stops after one page."""
+        metric = aliased(LatestMetricRow)
+        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == key, metric.value >= -math.inf)
+        self.stmt = self.stmt.join(metric, on)
+        if self.anchor is RunRow.run_uuid:
+            self.anchor = metric.run_uuid
+        return metric
+
+    def lead_metric(self, order: OrderBy, own: list[Comparison], lead: _Lead) -> None:
+        """The first order key, read in index order (``own``: its filters, for ``FILTERED``)."""
+        if lead is _Lead.MISSING:
+            metric = aliased(LatestMetricRow)
+            probe = select(metric.run_uuid).where(metric.run_uuid == RunRow.run_uuid, metric.key == order.key)
+            self.stmt = self.stmt.where(~probe.exists())
+            return
+        metric = self._join_metric(order.key)
+        if lead is _Lead.NAN:
+            # value = 0 is implied by is_nan; it lets the (key, value) index find the NaN rows.
+            self.stmt = self.stmt.where(metric.value == 0, metric.is_nan == true())
+            return
+        if lead is _Lead.NUMBER:
+            self.stmt = self.stmt.where(_not_nan(metric))
+        else:
+            self.stmt = self.stmt.where(*(_metric_test(metric, c) for c in own))
+            if all(c.op is Op.NE for c in own):  # only "!=" lets NaN through
+                self.keys.append(metric.is_nan.asc())  # NaN after numbers: False sorts before True
+        self.keys.append(_direction(metric.value, order.ascending))
+
+    def order_by_metric(self, order: OrderBy) -> None:
+        """Any metric order key: one outer join, and the tiers sorted by a CASE."""
+        metric = aliased(LatestMetricRow)
+        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == order.key)
+        self.stmt = self.stmt.outerjoin(metric, on)
+        self.keys.append(case((metric.run_uuid.is_(None), 2), (metric.is_nan == true(), 1), else_=0))
+        self.keys.append(_direction(metric.value, order.ascending))
+
+    def order_by_key_value(self, row: Any, order: OrderBy) -> None:
+        joined = aliased(row)
+        self.stmt = self.stmt.outerjoin(
+            joined, and_(joined.run_uuid == RunRow.run_uuid, joined.key == order.key)
+        )
+        value = _sortable_text(joined.value, self.dialect)
+        self.keys += [joined.run_uuid.is_(None), _direction(value, order.ascending)]
+
+    def order_by_attribute(self, order: OrderBy) -> None:
+        column = _run_column(order.key)
+        if order.key == "end_time":
+            self.keys.append(column.is_(None))
+        elif order.key != "start_time":
+            column = _sortable_text(column, self.dialect)
+        self.keys.append(_direction(column, order.ascending))
+
+
+def _run_column(key: str) -> SQLColumnExpression[Any]:
+    column = _RUN_COLUMNS.get(key)
+    if column is None:
+        raise InvalidParameter(f"Runs cannot be searched or ordered by attribute '{key}'.")
+    return column
+
+
+def _run_select(
+    query: _RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: _Lead | None
+) -> Select[Any]:
+    pending = list(filters)
+    for i, order in enumerate(order_by):
+        if order.entity is Entity.METRIC and i == 0 and lead is not None:
+            own = [c for c in pending if c.entity is Entity.METRIC and c.key == order.key]
+            pending = [c for c in pending if c not in own]
+            query.lead_metric(order, own, lead)
+        elif order.entity is Entity.METRIC:
+            query.order_by_metric(order)
+        elif order.entity in (Entity.PARAM, Entity.TAG):
+            query.order_by_key_value(ParamRow if order.entity is Entity.PARAM else TagRow, order)
+        elif order.entity is Entity.ATTRIBUTE:
+            query.order_by_attribute(order)
+        else:
+            raise InvalidParameter(f"Runs cannot be ordered by a {order.entity}.")
+    for clause in pending:
+        query.filter(clause)
+    if not any(o.entity is Entity.ATTRIBUTE and o.key == "start_time" for o in order_by):
+        query.keys.append(RunRow.start_time.desc())
+    return query.stmt.order_by(*query.keys, RunRow.run_uuid)
+
+
+PLAN_SAMPLE_ROWS = 256
+
+
+def _metric_first_pays(
+    session: Session,
+    scope: Sequence[SQLColumnExpression[bool]],
+    order: OrderBy,
+    own: list[Comparison],
+    need: int,
+) -> bool:
+    """Whether walking the metric's (key, value) index in order beats reading every run in scope.
+
+    The database cannot tell (SQLite keeps no per-experiment statistics), so estimate: the share of
+    the first index rows whose run is in scope says how many rows the walk reads to fill the page;
+    it pays when the scope holds at least that many runs. Two small queries, ~1 ms.
+    """
+    metric = aliased(LatestMetricRow)
+    sample = (
+        select(metric.run_uuid)
+        .where(metric.key == order.key, metric.value >= -math.inf, *(_metric_test(metric, c) for c in own))
+        .order_by(_direction(metric.value, order.ascending))
+        .limit(PLAN_SAMPLE_ROWS)
+        .subquery()
+    )
+    counts = select(func.count(sample.c.run_uuid), func.count(RunRow.run_uuid)).select_from(
+        sample.outerjoin(RunRow, and_(RunRow.run_uuid == sample.c.run_uuid, *scope))
+    )
+    seen, hits = session.execute(counts).one()
+    if seen < PLAN_SAMPLE_ROWS:  # so few rows that the walk is short whatever the scope
+        return True
+    walk = math.ceil(need * seen / max(hits, 0.5))
+    runs = select(RunRow.experiment_id).where(*scope).limit(walk).subquery()
+    return (session.scalar(select(func.count()).select_from(runs)) or 0) >= walk
+
+
+def search_run_ids(
+    session: Session,
+    *,
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    filters: Sequence[Comparison],
+    order_by: Sequence[OrderBy],
+    max_results: int,
+    offset: int,
+) -> list[str]:
+    """The run_uuids matching ``filters`` in the given experiments and lifecycle stages, one page.
+
+    Ordered first by a metric, the query is metric-first when that pays (see ``_metric_first_pays``):
+    the metric's index is walked in order and the page stops early. Otherwise every run in scope is
+    read and sorted, which is cheap for a small scope and what a metric few runs have needs.
+    """
+    _check_page(max_results, offset)
+    dialect = session.get_bind().dialect.name
+    if max_results == 0:
+        return []
+
+    def fetch(lead: _Lead | None, limit: int, skip: int) -> tuple[Select[Any], list[str]]:
+        stmt = _run_select(_RunQuery(dialect, experiment_ids, stages), filters, order_by, lead)
+        return stmt, list(session.scalars(stmt.offset(skip).limit(limit)))
+
+    first = order_by[0] if order_by else None
+    if first is None or first.entity is not Entity.METRIC:
+        return fetch(None, max_results, offset)[1]
+    own = [c for c in filters if c.entity is Entity.METRIC and c.key == first.key]
+    scope = [RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))]
+    if not _metric_first_pays(session, scope, first, own, offset + max_results):
+        return fetch(None, max_results, offset)[1]
+    if own:
+        return fetch(_Lead.FILTERED, max_results, offset)[1]
+    out: list[str] = []
+    skip = offset
+    for lead in (_Lead.NUMBER, _Lead.NAN, _Lead.MISSING):
+        if len(out) >= max_results:
+            break
+        stmt, page = fetch(lead, max_results - len(out), skip)
+        if not page and skip:  # the whole tier lies before the page: skip past it
+            tier = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+            skip = max(skip - tier, 0)
+        else:
+            skip = 0
+        out += page
+    return out
+
+
+# ---- experiments --------------------------------------------------------------------------------
+
+
+def _experiment_ids(value: Value) -> int | tuple[int, ...]:
+    def one(raw: str) -> int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidParameter(
+                f"Invalid experiment_id '{raw}' in the filter: experiment ids are integers."
+            ) from None
+
+    return tuple(one(v) for v in value) if isinstance(value, tuple) else one(str(value))
+
+
+def _experiment_filter(clause: Comparison, dialect: str) -> SQLColumnExpression[bool]:
+    if clause.entity is Entity.TAG:
+        probe = select(ExperimentTagRow.experiment_id).where(
+            ExperimentTagRow.experiment_id == ExperimentRow.experiment_id, ExperimentTagRow.key == clause.key
+        )
+        if clause.op is Op.IS_NULL:
+            return ~probe.exists()
+        if clause.op is not Op.IS_NOT_NULL:
+            probe = probe.where(_compare(ExperimentTagRow.value, clause.op, clause.value, dialect))
+        return probe.exists()
+    column = _experiment_column(clause)
+    if clause.key == "experiment_id":
+        ids = _experiment_ids(clause.value)
+        if clause.op in (Op.IN, Op.NOT_IN):
+            ids = ids if isinstance(ids, tuple) else (ids,)
+            return column.in_(ids) if clause.op is Op.IN else column.not_in(ids)
+        return _ordinal(column, clause.op, ids)
+    return _compare(column, clause.op, clause.value, dialect)
+
+
+def _experiment_column(clause: Comparison | OrderBy) -> SQLColumnExpression[Any]:
+    column = _EXPERIMENT_COLUMNS.get(clause.key)
+    if clause.entity is not Entity.ATTRIBUTE or column is None:
+        raise InvalidParameter(
+            f"Experiments cannot be searched or ordered by {clause.entity} '{clause.key}'."
+        )
+    return column
+
+
+def search_experiment_ids(
+    session: Session,
+    *,
+    stages: Sequence[str],
+    filters: Sequence[Comparison],
+    order_by: Sequence[OrderBy],
+    max_results: int,
+    offset: int,
+) -> list[int]:
+    """Experiment ids matching ``filters``, one page. MLflow's default order: newest created first."""
+    dialect = session.get_bind().dialect.name
+    stmt = select(ExperimentRow.experiment_id).where(ExperimentRow.lifecycle_stage.in_(list(stages)))
+    stmt = stmt.where(*(_experiment_filter(c, dialect) for c in filters))
+    orders = list(order_by) or [
+        OrderBy(Entity.ATTRIBUTE, "creation_time", ascending=False),
+        OrderBy(Entity.ATTRIBUTE, "experiment_id", ascending=True),
+    ]
+    keys: list[SQLColumnExpression[Any]] = []
+    for order in orders:
+        column = _experiment_column(order)
+        if order.key == "name":
+            column = _sortable_text(column, dialect)
+        keys.append(_direction(column, order.ascending))
+    if not any(o.key == "experiment_id" for o in orders):
+        keys.append(ExperimentRow.experiment_id.desc())  # MLflow's tiebreak
+    _check_page(max_results, offset)
+    return list(session.scalars(stmt.order_by(*keys).offset(offset).limit(max_results)))
