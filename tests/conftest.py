@@ -8,7 +8,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from modelyard.api.app import create_app
+from modelyard.domain.identity import Principal
 from modelyard.services import Services, build_services
 from modelyard.settings import Settings
 from modelyard.storage.db import Database
@@ -85,6 +87,14 @@ def settings(tmp_path: Path, database_template: str) -> Settings:
     ).resolved()
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read or write the developer's ~/.modelyard/config.json, nor pick up their tokens."""
+    monkeypatch.setenv("MODELYARD_CONFIG", str(tmp_path / "user-config.json"))
+    for name in ("MODELYARD_TOKEN", "MODELYARD_URL", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
     svc = build_services(settings)
@@ -93,15 +103,68 @@ def services(settings: Settings) -> Iterator[Services]:
 
 
 @pytest.fixture
+def admin_token(services: Services) -> str:
+    """The token of the platform admin that the first server start creates."""
+    _, token = services.identity.bootstrap_admin()
+    return token
+
+
+@pytest.fixture
+def admin(services: Services, admin_token: str) -> Principal:
+    return services.identity.authenticate_token(admin_token)
+
+
+@pytest.fixture
 def app(settings: Settings, services: Services) -> FastAPI:
     return create_app(settings, services)
 
 
 @pytest.fixture
-def http(app: FastAPI) -> Iterator[TestClient]:
-    """An in-process HTTP client on the real app (no network), for API tests."""
+def http(app: FastAPI, admin_token: str) -> Iterator[TestClient]:
+    """An in-process HTTP client on the real app (no network), authenticated as the platform admin."""
+    with TestClient(app, raise_server_exceptions=False, headers=auth_header(admin_token)) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous_http(app: FastAPI) -> Iterator[TestClient]:
+    """An in-process HTTP client that sends no credentials."""
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+def auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class UserCreds:
+    username: str
+    token: str
+    password: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth_header(self.token)
+
+
+@pytest.fixture
+def make_user(services: Services, admin: Principal) -> Callable[..., UserCreds]:
+    """Create a user (and their group, if new) with a role in it; returns their credentials."""
+
+    def make(
+        username: str, *, group: str | None = None, role: str = "member", is_admin: bool = False
+    ) -> UserCreds:
+        password = f"{username}-password"
+        if group is not None and group not in {g.name for g in services.identity.list_groups(admin)}:
+            services.identity.create_group(admin, name=group)
+        services.identity.create_user(
+            admin, username=username, password=password, is_admin=is_admin, group=group, role=role
+        )
+        _, token = services.identity.create_token(admin, username=username, name="test")
+        return UserCreds(username, token, password)
+
+    return make
 
 
 class LiveServer:
@@ -130,9 +193,14 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(app: FastAPI) -> Iterator[LiveServer]:
-    """The real app served by uvicorn on a loopback port, for tests that drive real clients."""
+def live_server(app: FastAPI, admin_token: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on a loopback port, for tests that drive real clients.
+
+    Clients configured from the environment (mlflow, modelyard.Client, the CLI) act as the admin.
+    """
     server = LiveServer(app)
     server.start()
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", admin_token)
+    monkeypatch.setenv("MODELYARD_TOKEN", admin_token)
     yield server
     server.stop()

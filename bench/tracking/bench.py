@@ -83,6 +83,9 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # where the server saves its first admin token (modelyard; authentication is on by default)
+    token_file: Path | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -108,13 +111,20 @@ class Server:
         last = "no answer yet"
         with httpx.Client(base_url=self.url, timeout=5.0) as c:
             while time.perf_counter() < deadline:
+                if self.token_file is not None and not self.headers and self.token_file.exists():
+                    saved = json.loads(self.token_file.read_text())
+                    self.headers = {"Authorization": f"Bearer {saved['servers'][self.url]['token']}"}
                 if self.proc.poll() is not None:
                     code = self.proc.returncode
                     raise ServerError(
                         f"{self.name} exited with {code} before it was ready:\n{self.log_tail()}"
                     )
                 try:
-                    r = c.get(f"{API}/experiments/get-by-name", params={"experiment_name": "Default"})
+                    r = c.get(
+                        f"{API}/experiments/get-by-name",
+                        params={"experiment_name": "Default"},
+                        headers=self.headers,
+                    )
                     if r.status_code == 200 and r.json().get("experiment", {}).get("name") == "Default":
                         return time.perf_counter() - t0
                     last = f"HTTP {r.status_code}: {r.text[:200]}"
@@ -178,10 +188,11 @@ def modelyard_server(tmp: Path, args: argparse.Namespace) -> Server:
     exe = Path(args.modelyard_bin)
     port = free_port()
     argv = [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp)]
-    env = {}
+    token_file = tmp / "user-config.json"
+    env = {"MODELYARD_CONFIG": str(token_file)}
     if args.modelyard_log_level:
         env["MODELYARD_LOG_LEVEL"] = args.modelyard_log_level
-    return Server("modelyard", argv, port, tmp, env=env)
+    return Server("modelyard", argv, port, tmp, env=env, token_file=token_file)
 
 
 # ---------------------------------------------------------------------------------------------- client
@@ -194,8 +205,9 @@ class ApiError(RuntimeError):
 class Api:
     """A thin MLflow REST client: one httpx.Client per thread (connection reuse, no shared state)."""
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url
+        self.headers = {"User-Agent": "bench", **(headers or {})}
         self.timeout = timeout
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
@@ -205,7 +217,7 @@ class Api:
     def client(self) -> httpx.Client:
         c = getattr(self._local, "client", None)
         if c is None:
-            c = httpx.Client(base_url=self.base_url, timeout=self.timeout, headers={"User-Agent": "bench"})
+            c = httpx.Client(base_url=self.base_url, timeout=self.timeout, headers=self.headers)
             self._local.client = c
             with self._lock:
                 self._clients.append(c)
@@ -551,8 +563,9 @@ def bench_server(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         f"\n== {server.name}: starting ({' '.join(server.argv[1:3])} ... on port {server.port})", flush=True
     )
     result["startup_s"] = round(server.start(args.ready_timeout), 2)
-    print(f"   ready in {result['startup_s']} s", flush=True)
-    api = Api(server.url, args.request_timeout)
+    load = os.getloadavg()
+    print(f"   ready in {result['startup_s']} s (load average {load[0]:.1f}, {load[1]:.1f})", flush=True)
+    api = Api(server.url, args.request_timeout, server.headers)
     checks = result["checks"]
     result["loadavg_before"] = list(os.getloadavg())
     if args.warmup:
@@ -600,6 +613,7 @@ def bench_server(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         attempt("metric_history", lambda: wl_history(api, args, checks))
     finally:
         api.close()
+        result["loadavg_after"] = list(os.getloadavg())
     return result
 
 

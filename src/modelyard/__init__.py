@@ -12,8 +12,9 @@ from modelyard.version import __version__
 
 if TYPE_CHECKING:
     from modelyard.client import Client
+    from modelyard.models import log_model
 
-__all__ = ["Client", "__version__"]
+__all__ = ["Client", "__version__", "log_model"]
 
 
 def __getattr__(name: str) -> object:
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> object:
         from modelyard.client import Client
 
         return Client
+    if name == "log_model":  # numpy and the flavor writers: only for those who log models
+        from modelyard.models import log_model
+
+        return log_model
     raise AttributeError(name)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     workers: int = 1
     # One log line per request costs ~10% of throughput on the tracking hot paths; off by default.
     access_log: bool = False
+    # Authentication on every request. Off only for local experiments (`--no-auth`, loopback only).
+    auth: bool = True
     # Apply pending Alembic migrations when the server starts.
     migrate_on_start: bool = True
 

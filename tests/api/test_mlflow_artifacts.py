@@ -12,6 +12,7 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
+from modelyard.domain.identity import Principal
 from modelyard.domain.tracking import Run
 from modelyard.services import Services
 from tests.conftest import LiveServer
@@ -33,7 +34,12 @@ def put(http: TestClient, path: str, data: bytes, prefix: str = PROXY) -> None:
 
 def new_run(services: Services) -> Run:
     return services.tracking.create_run(
-        experiment_id="0", user_id="u", start_time=1_700_000_000_000, tags={}, run_name=None
+        Principal.system(),
+        experiment_id="0",
+        user_id="u",
+        start_time=1_700_000_000_000,
+        tags={},
+        run_name=None,
     )
 
 

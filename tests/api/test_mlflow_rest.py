@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, auth_header
 
 API = "/api/2.0/mlflow"
 
@@ -195,13 +195,14 @@ def test_oversized_body_is_413(http: TestClient) -> None:
     assert "limit" in r.json()["message"]
 
 
-def test_concurrent_writers_lose_nothing(live_server: LiveServer) -> None:
-    with httpx.Client(base_url=live_server.url) as c:
+def test_concurrent_writers_lose_nothing(live_server: LiveServer, admin_token: str) -> None:
+    headers = auth_header(admin_token)
+    with httpx.Client(base_url=live_server.url, headers=headers) as c:
         run_id = c.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
     errors: list[str] = []
 
     def writer(worker: int) -> None:
-        with httpx.Client(base_url=live_server.url, timeout=60) as c:
+        with httpx.Client(base_url=live_server.url, timeout=60, headers=headers) as c:
             for batch in range(10):
                 metrics = [
                     {
@@ -222,7 +223,7 @@ def test_concurrent_writers_lose_nothing(live_server: LiveServer) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    with httpx.Client(base_url=live_server.url) as c:
+    with httpx.Client(base_url=live_server.url, headers=headers) as c:
         for w in range(6):
             hist = c.get(
                 f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": f"w{w}"}

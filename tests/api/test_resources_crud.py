@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelyard.domain.errors import NotFound
+from modelyard.domain.identity import Principal
 from modelyard.domain.tracking import Dataset, DatasetInput
 from modelyard.services import Services
 
@@ -83,32 +84,32 @@ def test_info_of_read_only_and_relation_columns(http: TestClient) -> None:
     assert next(c for c in run["columns"] if c["name"] == "end_time")["nullable"] is True
 
 
-def test_project_create_show_update_delete(http: TestClient, services: Services) -> None:
+def test_project_create_show_update_delete(http: TestClient, services: Services, admin: Principal) -> None:
     created = ok(http.post("/project/api/", json={"name": "nlp", "description": "text models"}), 201)
     pid = created["id"]
     assert created["name"] == "nlp" and created["description"] == "text models"
     assert created["created_at"] == created["updated_at"] > 0
-    assert services.experiments.get_project(pid).name == "nlp"
+    assert services.experiments.get_project(admin, pid).name == "nlp"
     assert ok(http.get(f"/project/api/{pid}")) == created
 
     updated = ok(http.put(f"/project/api/{pid}", json={"name": "language"}))
     assert updated["name"] == "language" and updated["description"] == "text models"
     assert updated["updated_at"] >= created["updated_at"]
-    assert services.experiments.get_project(pid).name == "language"
+    assert services.experiments.get_project(admin, pid).name == "language"
 
     deleted = ok(http.delete(f"/project/api/{pid}"))
     assert deleted["id"] == pid and deleted["name"] == "language"
     with pytest.raises(NotFound):
-        services.experiments.get_project(pid)
+        services.experiments.get_project(admin, pid)
     refused(http.get(f"/project/api/{pid}"), 404, f"id={pid}")
 
 
-def test_project_rules_come_from_the_service(http: TestClient, services: Services) -> None:
+def test_project_rules_come_from_the_service(http: TestClient, services: Services, admin: Principal) -> None:
     pid = ok(http.post("/project/api/", json={"name": "busy"}), 201)["id"]
     assert ok(http.get(f"/project/api/{pid}"))["description"] == ""  # the declared default
-    services.experiments.create_experiment(name="in-busy", project=pid)
+    services.experiments.create_experiment(admin, name="in-busy", project=pid)
     refused(http.delete(f"/project/api/{pid}"), 409, "'busy'", "1 experiment")
-    assert services.experiments.get_project(pid).name == "busy"
+    assert services.experiments.get_project(admin, pid).name == "busy"
     refused(http.post("/project/api/", json={"name": "busy"}), 400, "already exists")
     refused(http.put("/project/api/1", json={"name": "renamed"}), 400, "default project", "cannot be renamed")
     refused(http.delete("/project/api/1"), 409, "default project")
@@ -144,23 +145,23 @@ def test_bad_update_bodies_are_400(http: TestClient) -> None:
     )
 
 
-def test_experiment_create_rename_soft_delete(http: TestClient, services: Services) -> None:
-    pid = services.experiments.create_project(name="cv").id
+def test_experiment_create_rename_soft_delete(http: TestClient, services: Services, admin: Principal) -> None:
+    pid = services.experiments.create_project(admin, name="cv").id
     created = ok(http.post("/experiment/api/", json={"name": "resnet", "project_id": pid}), 201)
     eid = created["experiment_id"]
     assert created["project_id"] == pid and created["lifecycle_stage"] == "active"
     assert created["artifact_location"] == f"mlflow-artifacts:/{eid}"
     defaulted = ok(http.post("/experiment/api/", json={"name": "plain", "project_id": None}), 201)
     assert defaulted["project_id"] == 1
-    run_id = services.tracking.create_run(experiment_id=eid).run_id
+    run_id = services.tracking.create_run(admin, experiment_id=eid).run_id
 
     assert ok(http.put(f"/experiment/api/{eid}", json={"name": "resnet-50"}))["name"] == "resnet-50"
-    assert services.experiments.get_experiment(eid).name == "resnet-50"
+    assert services.experiments.get_experiment(admin, eid).name == "resnet-50"
 
     deleted = ok(http.delete(f"/experiment/api/{eid}"))
     assert deleted["experiment_id"] == eid and deleted["lifecycle_stage"] == "deleted"
-    assert services.experiments.get_experiment(eid).lifecycle_stage == "deleted"
-    assert services.tracking.get_run(run_id).lifecycle_stage == "deleted"
+    assert services.experiments.get_experiment(admin, eid).lifecycle_stage == "deleted"
+    assert services.tracking.get_run(admin, run_id).lifecycle_stage == "deleted"
     # the service's rule: a deleted experiment cannot be renamed
     refused(http.put(f"/experiment/api/{eid}", json={"name": "again"}), 400, "restore it first")
     refused(http.post("/experiment/api/", json={"name": "x", "project_id": 999}), 404, "999")
@@ -169,17 +170,19 @@ def test_experiment_create_rename_soft_delete(http: TestClient, services: Servic
     )
 
 
-def test_experiment_actions_single_and_multiple(http: TestClient, services: Services) -> None:
-    ids = [int(services.experiments.create_experiment(name=f"e{i}")) for i in range(3)]
+def test_experiment_actions_single_and_multiple(
+    http: TestClient, services: Services, admin: Principal
+) -> None:
+    ids = [int(services.experiments.create_experiment(admin, name=f"e{i}")) for i in range(3)]
     result = ok(http.get(f"/experiment/api/action/delete/{ids[0]}"))
     assert result["experiment_id"] == ids[0] and result["lifecycle_stage"] == "deleted"
-    assert services.experiments.get_experiment(ids[0]).lifecycle_stage == "deleted"
+    assert services.experiments.get_experiment(admin, ids[0]).lifecycle_stage == "deleted"
     assert ok(http.get(f"/experiment/api/action/restore/{ids[0]}"))["lifecycle_stage"] == "active"
-    assert services.experiments.get_experiment(ids[0]).lifecycle_stage == "active"
+    assert services.experiments.get_experiment(admin, ids[0]).lifecycle_stage == "active"
 
     done = ok(http.post("/experiment/api/multi_action/delete", json={"ids": [ids[1], str(ids[2]), ids[1]]}))
     assert done == {"action": "delete", "ids": [ids[1], ids[2]], "count": 2}
-    assert [services.experiments.get_experiment(i).lifecycle_stage for i in ids] == [
+    assert [services.experiments.get_experiment(admin, i).lifecycle_stage for i in ids] == [
         "active",
         "deleted",
         "deleted",
@@ -187,9 +190,9 @@ def test_experiment_actions_single_and_multiple(http: TestClient, services: Serv
 
     # all or nothing: one unknown id and no experiment is touched
     refused(http.post("/experiment/api/multi_action/restore", json={"ids": [ids[1], 4242]}), 404, "4242")
-    assert services.experiments.get_experiment(ids[1]).lifecycle_stage == "deleted"
+    assert services.experiments.get_experiment(admin, ids[1]).lifecycle_stage == "deleted"
     ok(http.post("/experiment/api/multi_action/restore", json={"ids": ids[1:]}))
-    assert {services.experiments.get_experiment(i).lifecycle_stage for i in ids} == {"active"}
+    assert {services.experiments.get_experiment(admin, i).lifecycle_stage for i in ids} == {"active"}
 
     # the default experiment's rule is the service's
     refused(http.get("/experiment/api/action/delete/0"), 400, "cannot be deleted")
@@ -211,14 +214,14 @@ def test_bad_actions(http: TestClient) -> None:
     )
 
 
-def test_run_update_soft_delete_and_actions(http: TestClient, services: Services) -> None:
-    run_id = services.tracking.create_run(experiment_id="0", run_name="first").run_id
-    other = services.tracking.create_run(experiment_id="0", run_name="second").run_id
+def test_run_update_soft_delete_and_actions(http: TestClient, services: Services, admin: Principal) -> None:
+    run_id = services.tracking.create_run(admin, experiment_id="0", run_name="first").run_id
+    other = services.tracking.create_run(admin, experiment_id="0", run_name="second").run_id
     updated = ok(http.put(f"/run/api/{run_id}", json={"name": "renamed", "status": "FINISHED"}))
     assert (
         updated["name"] == "renamed" and updated["status"] == "FINISHED" and updated["end_time"] is not None
     )
-    run = services.tracking.get_run(run_id)
+    run = services.tracking.get_run(admin, run_id)
     assert (run.run_name, run.status, run.tags["mlflow.runName"]) == ("renamed", "FINISHED", "renamed")
     refused(
         http.put(f"/run/api/{run_id}", json={"status": "DONE"}), 400, "'status'", "FINISHED, FAILED, KILLED"
@@ -229,20 +232,20 @@ def test_run_update_soft_delete_and_actions(http: TestClient, services: Services
     refused(http.post("/run/api/", json={"name": "x"}), 405)
 
     assert ok(http.delete(f"/run/api/{run_id}"))["lifecycle_stage"] == "deleted"
-    assert services.tracking.get_run(run_id).lifecycle_stage == "deleted"
+    assert services.tracking.get_run(admin, run_id).lifecycle_stage == "deleted"
     assert ok(http.get(f"/run/api/action/restore/{run_id}"))["lifecycle_stage"] == "active"
     ok(http.post("/run/api/multi_action/delete", json={"ids": [run_id, other]}))
-    assert {services.tracking.get_run(r).lifecycle_stage for r in (run_id, other)} == {"deleted"}
+    assert {services.tracking.get_run(admin, r).lifecycle_stage for r in (run_id, other)} == {"deleted"}
 
 
-def test_run_and_dataset_show_their_links(http: TestClient, services: Services) -> None:
-    used = services.tracking.create_run(experiment_id="0", run_name="trainer", start_time=10).run_id
-    also = services.tracking.create_run(experiment_id="0", run_name="tuner", start_time=20).run_id
+def test_run_and_dataset_show_their_links(http: TestClient, services: Services, admin: Principal) -> None:
+    used = services.tracking.create_run(admin, experiment_id="0", run_name="trainer", start_time=10).run_id
+    also = services.tracking.create_run(admin, experiment_id="0", run_name="tuner", start_time=20).run_id
     data = DatasetInput(
         Dataset(name="iris", digest="d1", source_type="http", source="https://x/iris.csv", schema="{}")
     )
-    services.tracking.log_inputs(used, datasets=[data])
-    services.tracking.log_inputs(also, datasets=[data])
+    services.tracking.log_inputs(admin, used, datasets=[data])
+    services.tracking.log_inputs(admin, also, datasets=[data])
 
     run = ok(http.get(f"/run/api/{used}"))
     assert run["code_version"] is None and run["datasets_count"] == 1

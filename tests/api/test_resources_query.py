@@ -11,6 +11,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from modelyard.domain.identity import Principal
 from modelyard.domain.tracking import PARENT_RUN_TAG, Dataset, DatasetInput
 from modelyard.services import Services
 
@@ -25,29 +26,30 @@ class World:
 
 
 @pytest.fixture
-def world(services: Services, http: TestClient) -> World:
+def world(services: Services, admin: Principal, http: TestClient) -> World:
     """Four runs in two experiments of one project, with names that hold LIKE wildcards."""
     svc = services
-    project = svc.experiments.create_project(name="vision").id
-    exp_a = int(svc.experiments.create_experiment(name="exp-a", project=project))
-    exp_b = int(svc.experiments.create_experiment(name="exp-b", project=project))
+    project = svc.experiments.create_project(admin, name="vision").id
+    exp_a = int(svc.experiments.create_experiment(admin, name="exp-a", project=project))
+    exp_b = int(svc.experiments.create_experiment(admin, name="exp-b", project=project))
 
     def run(eid: int, name: str, user: str, start: int, tags: dict[str, str] | None = None) -> str:
+        # as the server itself: an authenticated user's runs always carry their own username
         return svc.tracking.create_run(
-            experiment_id=eid, run_name=name, user_id=user, start_time=start, tags=tags
+            Principal.system(), experiment_id=eid, run_name=name, user_id=user, start_time=start, tags=tags
         ).run_id
 
     r1 = run(exp_a, "alpha_1", "ann", 1000)
     r2 = run(exp_a, "alpha%2", "bob", 2000, {PARENT_RUN_TAG: r1})
     r3 = run(exp_b, "beta_1", "ann", 3000)
     r4 = run(exp_b, "Gamma", "", 4000, {PARENT_RUN_TAG: r1})
-    svc.tracking.update_run(r1, status="FINISHED", end_time=1500)
-    svc.tracking.update_run(r3, status="FAILED", end_time=3500)
+    svc.tracking.update_run(admin, r1, status="FINISHED", end_time=1500)
+    svc.tracking.update_run(admin, r3, status="FAILED", end_time=3500)
     train = DatasetInput(Dataset(name="train", digest="abc", source_type="local", source="/data/train"))
     evaluation = DatasetInput(Dataset(name="eval", digest="def", source_type="local", source="/data/eval"))
-    svc.tracking.log_inputs(r1, datasets=[train])
-    svc.tracking.log_inputs(r2, datasets=[train])
-    svc.tracking.log_inputs(r3, datasets=[evaluation])
+    svc.tracking.log_inputs(admin, r1, datasets=[train])
+    svc.tracking.log_inputs(admin, r2, datasets=[train])
+    svc.tracking.log_inputs(admin, r3, datasets=[evaluation])
     runs = {"r1": r1, "r2": r2, "r3": r3, "r4": r4}
     datasets = {d["name"]: d["dataset_uuid"] for d in listing(http, "dataset")["data"]}
     return World(project, exp_a, exp_b, runs, datasets)

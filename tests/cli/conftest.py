@@ -25,9 +25,11 @@ def cli(live_server: LiveServer) -> Invoke:
     """``cli("runs", "show", run_id)`` runs ``modelyard --url <live server> runs show <run_id>``."""
     runner = CliRunner()
 
-    def invoke(*args: str, url: bool = True, env: dict[str, str] | None = None) -> Result:
+    def invoke(
+        *args: str, url: bool = True, env: dict[str, str] | None = None, input: str | None = None
+    ) -> Result:
         argv = ["--url", live_server.url, *args] if url else list(args)
         # A wide virtual terminal, so that tables do not fold the values the tests look for.
-        return runner.invoke(app, argv, env={"COLUMNS": "250", **(env or {})})
+        return runner.invoke(app, argv, env={"COLUMNS": "250", **(env or {})}, input=input)
 
     return invoke

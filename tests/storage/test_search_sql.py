@@ -16,7 +16,9 @@ from modelyard.domain.search import (
     parse_filter,
     parse_order_by,
 )
+from modelyard.domain.tracking import ViewType
 from modelyard.settings import Settings
+from modelyard.storage import search_sql
 from modelyard.storage.db import Database
 from modelyard.storage.orm import (
     DatasetRow,
@@ -195,7 +197,7 @@ def runs(
 def test_default_order_is_newest_first_within_experiments_and_stages(db: Database) -> None:
     assert runs(db) == ["r5", "r4", "r3", "r2", "r1"]
     assert runs(db, stages=("deleted",)) == ["x-deleted"]
-    assert runs(db, stages=("active", "deleted")) == ["x-deleted", "r5", "r4", "r3", "r2", "r1"]
+    assert runs(db, stages=ViewType.ALL.stages()) == ["x-deleted", "r5", "r4", "r3", "r2", "r1"]
     assert runs(db, experiments=(EXP, OTHER)) == ["x-other", "r5", "r4", "r3", "r2", "r1"]
     assert runs(db, experiments=()) == []
     assert runs(db, max_results=0) == []
@@ -340,6 +342,15 @@ def test_dataset_filters(db: Database, filter_string: str, expected: list[str]) 
 # ---- ordering -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["metric_first", "runs_first"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both query shapes for a metric order key must give the same pages; the cost estimate picks
+    one by data size, which these few runs cannot reach, so each test runs once per shape."""
+    choice = request.param == "metric_first"
+    monkeypatch.setattr(search_sql, "_metric_first_pays", lambda *args, **kwargs: choice)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("order_by", "expected"),
     [
@@ -367,7 +378,7 @@ def test_dataset_filters(db: Database, filter_string: str, expected: list[str]) 
         (["metrics.n", "metrics.m DESC"], ["r4", "r1", "r5", "r2", "r3"]),
     ],
 )
-def test_order_by(db: Database, order_by: list[str], expected: list[str]) -> None:
+def test_order_by(db: Database, plan: str, order_by: list[str], expected: list[str]) -> None:
     assert runs(db, order_by=order_by) == expected
 
 
@@ -384,7 +395,9 @@ def test_order_by(db: Database, order_by: list[str], expected: list[str]) -> Non
         ("tags.t ILIKE 'r%'", ["params.p DESC"], ["r2", "r1"]),
     ],
 )
-def test_filter_and_order(db: Database, filter_string: str, order_by: list[str], expected: list[str]) -> None:
+def test_filter_and_order(
+    db: Database, plan: str, filter_string: str, order_by: list[str], expected: list[str]
+) -> None:
     assert runs(db, filter_string, order_by) == expected
 
 
@@ -393,7 +406,9 @@ def test_filter_and_order(db: Database, filter_string: str, order_by: list[str],
     [[], ["metrics.m DESC"], ["metrics.m"], ["metrics.n"], ["params.p"], ["end_time"], ["metrics.nope"]],
 )
 @pytest.mark.parametrize("size", [1, 2, 3, 4])
-def test_pages_concatenate_to_the_full_result(db: Database, order_by: list[str], size: int) -> None:
+def test_pages_concatenate_to_the_full_result(
+    db: Database, plan: str, order_by: list[str], size: int
+) -> None:
     full = runs(db, order_by=order_by)
     pages = [
         runs(db, order_by=order_by, max_results=size, offset=o) for o in range(0, len(full) + size, size)
@@ -403,11 +418,37 @@ def test_pages_concatenate_to_the_full_result(db: Database, order_by: list[str],
     assert runs(db, order_by=order_by, max_results=size, offset=len(full)) == []
 
 
-def test_paging_past_the_numbers_skips_whole_tiers(db: Database) -> None:
+def test_paging_past_the_numbers_skips_whole_tiers(db: Database, plan: str) -> None:
     # offset 4 lies past the three runs with m and the NaN run: only the run without m remains
     assert runs(db, order_by=["metrics.m DESC"], max_results=5, offset=4) == ["r4"]
     assert runs(db, order_by=["metrics.m DESC"], max_results=1, offset=3) == ["r3"]
     assert runs(db, order_by=["metrics.m DESC"], max_results=5, offset=9) == []
+
+
+def test_metric_first_only_when_the_scope_is_big_enough(db: Database) -> None:
+    # 300 runs elsewhere hold the highest values of m: a walk down m's index for EXP's five runs
+    # would read all of them first, so EXP is read run by run; OTHER fills a page from the walk.
+    with db.write() as s:
+        for i in range(300):
+            _add_run(s, f"y{i:03}", OTHER, 1000 + i, metrics={"m": 100.0 + i})
+    order = parse_order_by(["metrics.m DESC"])[0]
+    with db.read() as s:
+
+        def pays(experiment: int, need: int, filter_string: str = "") -> bool:
+            scope = [RunRow.experiment_id.in_([experiment]), RunRow.lifecycle_stage.in_(["active"])]
+            return search_sql._metric_first_pays(s, scope, order, parse_filter(filter_string), need)
+
+        assert not pays(EXP, 100)
+        assert pays(OTHER, 100)
+        assert not pays(OTHER, 1000)  # a page bigger than the experiment: sorting it is cheaper
+        assert pays(EXP, 100, "metrics.m > 300")  # 99 rows pass, fewer than the sample: a short walk
+        assert not pays(OTHER, 100, "params.p = 'a'")  # no run of the sample passes the filter
+    assert runs(db, order_by=["metrics.m DESC"]) == ["r2", "r1", "r5", "r3", "r4"]
+    assert runs(db, order_by=["metrics.m DESC"], experiments=(OTHER,), max_results=3) == [
+        "y299",
+        "y298",
+        "y297",
+    ]
 
 
 def test_negative_page_is_refused(db: Database) -> None:

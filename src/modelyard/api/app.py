@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from modelyard.api import health
+from modelyard.api.auth import AuthMiddleware
 from modelyard.api.errors import install_error_handlers
 from modelyard.api.limits import BodySizeLimit
 from modelyard.api.mlflow import mount_mlflow
@@ -33,5 +34,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(health.router)
     mount_mlflow(app)
     mount_resources(app)
+    app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     return app

@@ -13,10 +13,11 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from modelyard.domain.errors import DomainError, ErrorCode
+from modelyard.domain.errors import DomainError, ErrorCode, HiddenNotFound, PermissionDenied
 
 log = logging.getLogger("modelyard.api")
 
@@ -61,9 +62,29 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
+async def _audit_refusal(request: Request, exc: DomainError, group_id: int | None) -> None:
+    """Failed authorization attempts are part of the audit trail (in their own transaction)."""
+    actor = getattr(request.state, "principal", None)
+    try:
+        await run_in_threadpool(
+            request.app.state.services.audit.record_refusal,
+            actor=getattr(actor, "username", "anonymous"),
+            actor_id=getattr(actor, "user_id", None),
+            action=f"{request.method} {request.url.path}",
+            resource_type="authorization",
+            resource_id=request.url.path,
+            reason=exc.message,
+            group_id=group_id,
+        )
+    except Exception:  # auditing must never turn a 403 into a 500
+        log.exception("could not audit a refused request")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, PermissionDenied | HiddenNotFound):
+            await _audit_refusal(request, exc, exc.group_id)
         return error_response(request.url.path, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)

@@ -1,14 +1,15 @@
 """The ``modelyard`` command: one typer app, one module per command group.
 
 ``server`` and ``db`` run the platform in this process; every other group is a client of a running
-server and reaches it only through ``modelyard.client`` (``--url`` or MODELYARD_URL says where).
+server and reaches it only through ``modelyard.client`` (``--url`` or MODELYARD_URL says where,
+``--token`` or the environment or the user's config file who is asking).
 """
 
 from __future__ import annotations
 
 import typer
 
-from modelyard.cli import db, experiments, runs, server
+from modelyard.cli import audit, db, experiments, groups, runs, server, tokens, users
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="modelyard: a self-hosted ML lifecycle platform."
@@ -22,17 +23,31 @@ def root(
         None,
         "--url",
         envvar="MODELYARD_URL",
-        help="Server URL for client commands (default http://127.0.0.1:5050).",
+        help="Server URL for client commands (default: MLFLOW_TRACKING_URI if http(s), the server saved in "
+        "~/.modelyard/config.json, or http://127.0.0.1:5050).",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="API token for client commands (default: MODELYARD_TOKEN, MLFLOW_TRACKING_TOKEN, or the token "
+        "saved by the first `modelyard server`).",
+    ),
+    username: str | None = typer.Option(
+        None, "--username", help="With --token: send cube-studio's '<username>|<token>' header."
     ),
 ) -> None:
     """modelyard: a self-hosted ML lifecycle platform."""
-    ctx.obj = {"url": url}
+    ctx.obj = {"url": url, "token": token, "username": username}
 
 
 app.command("server")(server.server)
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(groups.app, name="groups")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -55,12 +55,20 @@ def reporting_errors() -> Iterator[None]:
         fail(str(exc) or type(exc).__name__)
 
 
-def connect(ctx: typer.Context, url: str | None) -> Client:
-    """A client for ``--url`` on the command, else the global ``--url``, else MODELYARD_URL and defaults."""
+def connect(ctx: typer.Context, url: str | None = None) -> Client:
+    """A client for ``--url`` on the command, else the global ``--url``, else MODELYARD_URL and defaults;
+    with the global ``--token`` (and ``--username``), else the client's own resolution (environment,
+    then the user's config file)."""
     root = ctx.find_root().obj
-    global_url = root.get("url") if isinstance(root, dict) else None
+    options = root if isinstance(root, dict) else {}
     # A person is waiting: retry briefly (about a second), not the SDK's patient default.
-    return Client(url or global_url, max_retries=CLI_RETRIES, backoff=CLI_BACKOFF_S)
+    return Client(
+        url or options.get("url"),
+        token=options.get("token"),
+        username=options.get("username"),
+        max_retries=CLI_RETRIES,
+        backoff=CLI_BACKOFF_S,
+    )
 
 
 def print_json(data: Any) -> None:
@@ -113,6 +121,21 @@ def format_size(size: int | None) -> str:
 def status_text(status: str) -> str:
     style = STATUS_STYLES.get(status)
     return f"[{style}]{escape(status)}[/{style}]" if style else escape(status)
+
+
+def yes_no(value: object) -> str:
+    return "yes" if value else "no"
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO 8601 date or date-time (local time unless it says otherwise); a clear error else."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{text}' is not an ISO 8601 date or time, e.g. 2025-01-31 or 2025-01-31T14:00.",
+            param_hint=option,
+        ) from None
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -11,8 +11,9 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
+from modelyard import userconfig
 from modelyard.api.app import create_app
-from modelyard.services.container import prepare_storage
+from modelyard.services.container import bootstrap_admin, prepare_storage
 from modelyard.settings import DEFAULT_PORT, Settings
 
 
@@ -44,6 +45,10 @@ def server(
     workers: int = typer.Option(
         None, help="Server processes (default 1; env MODELYARD_WORKERS). More use more cores."
     ),
+    no_auth: bool = typer.Option(
+        False, "--no-auth", help="Serve without authentication (local experiments only; loopback hosts only)."
+    ),
+    force: bool = typer.Option(False, "--force", help="With --no-auth: allow a non-loopback host anyway."),
 ) -> None:
     """Start the modelyard server: tracking (MLflow-compatible API), resource API and UI."""
     overrides: dict[str, Any] = {
@@ -58,7 +63,20 @@ def server(
         }.items()
         if v is not None
     }
+    if no_auth:
+        overrides["auth"] = False
     settings = Settings(**overrides).resolved()
+    if not settings.auth and not is_loopback(settings.host) and not force:
+        typer.secho(
+            f"Refusing to serve without authentication on {settings.host}: anyone who can reach it could "
+            "read and change everything. Use a loopback host, or add --force if you really mean it.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    prepare_storage(settings)
+    if settings.auth:
+        announce_first_admin(settings)
     typer.echo(
         f"modelyard server on http://{settings.host}:{settings.port}  "
         f"(store: {settings.database_url}, artifacts: {settings.artifact_uri}, workers: {settings.workers})"
@@ -69,18 +87,40 @@ def server(
         "log_level": settings.log_level,
         "access_log": settings.access_log,
     }
+    settings = settings.model_copy(update={"migrate_on_start": False})
     if settings.workers <= 1:
         app = create_app(settings)
         tune_gc()
         uvicorn.run(app, **common)
         return
-    # Several processes: migrate once here, then each worker builds the app from the environment.
-    prepare_storage(settings)
+    # Several processes: each worker builds the app from the environment.
     for name, value in settings.model_dump(mode="json").items():
         if value is not None:
             os.environ[f"MODELYARD_{name.upper()}"] = str(value)
     os.environ["MODELYARD_MIGRATE_ON_START"] = "false"
     uvicorn.run("modelyard.cli.server:worker_app", factory=True, workers=settings.workers, **common)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def announce_first_admin(settings: Settings) -> None:
+    """On an empty installation, create the first admin and a token, show it once, and save it in the
+    user's config file so the CLI and modelyard.Client on this machine work without flags."""
+    created = bootstrap_admin(settings)
+    if created is None:
+        return
+    username, token = created
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{shown_host}:{settings.port}"
+    path = userconfig.save_credentials(url, username, token)
+    typer.secho("\nFirst start: created the platform admin user 'admin' and an API token:", fg="green")
+    typer.secho(f"\n    {token}\n", bold=True)
+    typer.echo(
+        "It is shown only this once. It is saved for this machine's CLI and modelyard.Client in "
+        f"{path} (mode 0600).\nUse it from the mlflow client with:  export MLFLOW_TRACKING_TOKEN={token}\n"
+    )
 
 
 def worker_app() -> FastAPI:

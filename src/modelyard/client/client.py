@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import math
-import os
 import sys
 import tempfile
 import uuid
@@ -19,36 +18,30 @@ from typing import Any
 
 from modelyard.client import artifacts, encoding
 from modelyard.client.active_run import ActiveRun
+from modelyard.client.admin import Admin
 from modelyard.client.batching import split_batch
 from modelyard.client.capture import capture_code_version, capture_environment
+from modelyard.client.config import authorization, default_url
 from modelyard.client.errors import ModelyardError
+from modelyard.client.resources import Resources
 from modelyard.client.transport import Transport
 from modelyard.schemas import CodeVersion, Environment, Experiment, FileInfo, Metric, Run, RunInfo
 from modelyard.schemas.tracking import metric_value_to_wire
 
-DEFAULT_URL = "http://127.0.0.1:5050"
 API = "/api/2.0/mlflow"
 DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_PAGE = 1000
 HISTORY_PAGE = 25000
 
 
-def default_url() -> str:
-    """MODELYARD_URL, else MLFLOW_TRACKING_URI when it is an http(s) URL, else the local default."""
-    url = os.environ.get("MODELYARD_URL")
-    if url:
-        return url
-    mlflow_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if mlflow_uri.startswith(("http://", "https://")):
-        return mlflow_uri
-    return DEFAULT_URL
-
-
 class Client:
     """A connection to one modelyard server.
 
-    ``url`` defaults to ``default_url()``; ``token`` to env ``MODELYARD_TOKEN`` (sent as a bearer
-    token). Failed calls raise ``ModelyardError``. Use as a context manager, or call ``close()``.
+    ``url`` defaults to ``default_url()``; credentials to ``token`` (with ``username``: sent in
+    cube-studio's ``<username>|<token>`` form), else the environment and the user's config file (see
+    ``modelyard.client.config``). ``resources`` is the generic resource API, ``admin`` users, groups,
+    tokens and the audit trail on top of it. Failed calls raise ``ModelyardError``. Use as a context
+    manager, or call ``close()``.
     """
 
     def __init__(
@@ -57,17 +50,20 @@ class Client:
         token: str | None = None,
         timeout: float = 30.0,
         *,
+        username: str | None = None,
         max_retries: int = 4,
         backoff: float = 0.5,
     ) -> None:
         self.url = (url or default_url()).rstrip("/")
         self._http = Transport(
             self.url,
-            token=token if token is not None else os.environ.get("MODELYARD_TOKEN"),
+            authorization=authorization(self.url, token=token, username=username),
             timeout=timeout,
             max_retries=max_retries,
             backoff=backoff,
         )
+        self.resources = Resources(self._http)
+        self.admin = Admin(self.resources)
 
     def close(self) -> None:
         self._http.close()

@@ -1,9 +1,11 @@
-"""HTTP to one modelyard server: JSON in and out, bearer token, retries, errors mapped to ModelyardError.
+"""HTTP to one modelyard server: JSON in and out, credentials, retries, errors mapped to ModelyardError.
 
 Requests are retried with exponential back-off when no connection could be made (or the server dropped
-it before answering) and on 502/503/504, POSTs included: every write the server offers is idempotent
-under retry (metric points dedup by key/step/timestamp, same-value params are accepted, run creation
-carries an ``Idempotency-Key``). Other statuses are raised at once. No httpx exception escapes.
+it before answering) and on 502/503/504, POSTs included: every tracking write the server offers is
+idempotent under retry (metric points dedup by key/step/timestamp, same-value params are accepted, run
+creation carries an ``Idempotency-Key``). A call marked ``idempotent=False`` (creating a user or a
+token) is retried only when the connection could not even be made. Other statuses are raised at once.
+No httpx exception escapes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
 )
 MAX_BACKOFF_S = 8.0
 
+_NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 Params = Mapping[str, str | int | list[str]]
 
 
@@ -35,15 +38,15 @@ class Transport:
         self,
         base_url: str,
         *,
-        token: str | None,
+        authorization: str | None,
         timeout: float,
         max_retries: int,
         backoff: float,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         headers = {"User-Agent": f"modelyard-client/{__version__}", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        if authorization:
+            headers["Authorization"] = authorization
         self.base_url = base_url
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
@@ -63,6 +66,18 @@ class Transport:
     ) -> dict[str, Any]:
         return _json(self.send("POST", path, json=body, headers=headers))
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """Any method, JSON in and out."""
+        return _json(self.send(method, path, params=params, json=body, idempotent=idempotent))
+
     # -- raw calls ----------------------------------------------------------------------------------
 
     def send(
@@ -75,6 +90,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         open_content: Callable[[], IO[bytes]] | None = None,
         stream: bool = False,
+        idempotent: bool = True,
     ) -> httpx.Response:
         """One request with retries; the response of a success (status < 400), else ModelyardError.
 
@@ -90,7 +106,7 @@ class Transport:
                 )
                 response = self._http.send(request, stream=stream)
             except _RETRY_EXCEPTIONS as exc:
-                if attempt >= self.max_retries:
+                if attempt >= self.max_retries or not (idempotent or isinstance(exc, _NOT_SENT)):
                     raise self._unreachable(exc) from None
             except httpx.TimeoutException as exc:
                 raise ModelyardError(
@@ -103,7 +119,11 @@ class Transport:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                if (
+                    response.status_code not in RETRY_STATUSES
+                    or attempt >= self.max_retries
+                    or not idempotent
+                ):
                     response.read()
                     response.close()
                     raise error_from_response(response)

@@ -39,6 +39,15 @@ class NotFound(DomainError):
     code = ErrorCode.RESOURCE_DOES_NOT_EXIST
 
 
+class HiddenNotFound(NotFound):
+    """A resource that exists but that the caller may not see: answered exactly like a missing one,
+    and audited as a refused attempt (``group_id`` says whose resource it was)."""
+
+    def __init__(self, message: str, *, group_id: int | None = None) -> None:
+        super().__init__(message)
+        self.group_id = group_id
+
+
 class AlreadyExists(DomainError):
     code = ErrorCode.RESOURCE_ALREADY_EXISTS
 
@@ -49,6 +58,10 @@ class Conflict(DomainError):
 
 class PermissionDenied(DomainError):
     code = ErrorCode.PERMISSION_DENIED
+
+    def __init__(self, message: str, *, group_id: int | None = None) -> None:
+        super().__init__(message)
+        self.group_id = group_id
 
 
 class Unauthenticated(DomainError):

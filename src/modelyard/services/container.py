@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelyard.services.artifacts import ArtifactService
+from modelyard.services.audit import AuditService
 from modelyard.services.experiments import ExperimentService
+from modelyard.services.identity import IdentityService
 from modelyard.services.logged_models import LoggedModelService
+from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import TrackingService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
@@ -20,9 +23,12 @@ class Services:
     db: Database
     artifacts: ArtifactStore
     artifact_service: ArtifactService
+    identity: IdentityService
+    audit: AuditService
     experiments: ExperimentService
     tracking: TrackingService
     logged_models: LoggedModelService
+    registry: RegistryService
 
     def close(self) -> None:
         self.db.dispose()
@@ -34,6 +40,18 @@ def prepare_storage(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
         upgrade(db)
+    finally:
+        db.dispose()
+
+
+def bootstrap_admin(settings: Settings) -> tuple[str, str] | None:
+    """Create the first platform admin and a token on an empty installation: (username, token), else None."""
+    db = Database(settings.database_url)
+    try:
+        identity = IdentityService(db)
+        if identity.has_users():
+            return None
+        return identity.bootstrap_admin()
     finally:
         db.dispose()
 
@@ -50,7 +68,10 @@ def build_services(settings: Settings) -> Services:
         db=db,
         artifacts=artifacts,
         artifact_service=ArtifactService(artifacts),
+        identity=IdentityService(db),
+        audit=AuditService(db),
         experiments=ExperimentService(db),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
+        registry=RegistryService(db),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.identity import Principal, Role
 from modelyard.domain.logged_models import LOGGED_MODELS, matches
 from modelyard.domain.tracking import (
     MAX_PARAM_VALUE_LENGTH,
@@ -22,8 +23,9 @@ from modelyard.domain.tracking import (
     validate_key,
     validate_value,
 )
+from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, new_id, now_ms
-from modelyard.services.experiments import parse_experiment_id
+from modelyard.services.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import metric_chunks
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
@@ -32,6 +34,7 @@ from modelyard.storage.orm import (
     LoggedModelParamRow,
     LoggedModelRow,
     LoggedModelTagRow,
+    ProjectRow,
 )
 
 
@@ -81,6 +84,7 @@ class LoggedModelService:
 
     def create(
         self,
+        actor: Principal,
         *,
         experiment_id: Any,
         name: str | None = None,
@@ -100,8 +104,10 @@ class LoggedModelService:
         }
         with self.db.write() as s:
             exp = s.get(ExperimentRow, eid)
-            if exp is None:
+            group_id = ExperimentService.group_of(s, eid)
+            if exp is None or group_id is None:
                 raise NotFound(f"No Experiment with id={eid} exists")
+            actor.require(group_id, Role.MEMBER, what=f"Experiment {eid}")
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
             if source_run_id:
@@ -127,37 +133,74 @@ class LoggedModelService:
             )
             s.add_all(LoggedModelTagRow(model_id=model_id, key=k, value=v) for k, v in checked_tags.items())
             s.flush()
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="create",
+                group_id=group_id,
+                after={
+                    "name": row.name,
+                    "experiment_id": str(eid),
+                    "source_run_id": source_run_id,
+                    "model_type": model_type,
+                },
+            )
             return _load(s, [row])[0]
 
-    def _row(self, s: Any, model_id: str) -> LoggedModelRow:
-        row = s.get(LoggedModelRow, model_id)
-        if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
+    def _row(
+        self, s: Any, actor: Principal, model_id: str, role: Role = Role.MEMBER
+    ) -> tuple[LoggedModelRow, int]:
+        row: LoggedModelRow | None = s.get(LoggedModelRow, model_id)
+        group_id = None if row is None else ExperimentService.group_of(s, row.experiment_id)
+        if row is None or group_id is None or row.lifecycle_stage == LifecycleStage.DELETED:
             raise NotFound(f"Logged model with ID '{model_id}' not found.")
-        return row  # type: ignore[no-any-return]
+        actor.require(group_id, role, what=f"Logged model '{model_id}'")
+        return row, group_id
 
-    def get(self, model_id: str) -> LoggedModel:
+    def get(self, actor: Principal, model_id: str) -> LoggedModel:
         with self.db.read() as s:
-            return _load(s, [self._row(s, model_id)])[0]
+            return _load(s, [self._row(s, actor, model_id, Role.VIEWER)[0]])[0]
 
-    def finalize(self, model_id: str, status: str) -> LoggedModel:
+    def finalize(self, actor: Principal, model_id: str, status: str) -> LoggedModel:
         valid = {s.value for s in LoggedModelStatus}
         if status not in valid:
             raise InvalidParameter(
                 f"Invalid value '{status}' for parameter 'status'. Valid values: {sorted(valid)}."
             )
         with self.db.write() as s:
-            row = self._row(s, model_id)
+            row, group_id = self._row(s, actor, model_id)
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="finalize",
+                group_id=group_id,
+                before={"status": row.status},
+                after={"status": status},
+            )
             row.status = status
             row.last_updated_timestamp_ms = now_ms()
             s.flush()
             return _load(s, [row])[0]
 
-    def set_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+    def set_tags(self, actor: Principal, model_id: str, tags: dict[str, Any]) -> None:
         checked = {
             validate_key("tag", k): validate_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()
         }
         with self.db.write() as s:
-            row = self._row(s, model_id)
+            row, group_id = self._row(s, actor, model_id)
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="set_tags",
+                group_id=group_id,
+                details={"tags": checked},
+            )
             for k, v in checked.items():
                 existing = s.get(LoggedModelTagRow, (model_id, k))
                 if existing is None:
@@ -166,33 +209,63 @@ class LoggedModelService:
                     existing.value = v
             row.last_updated_timestamp_ms = now_ms()
 
-    def delete_tag(self, model_id: str, key: str) -> None:
+    def delete_tag(self, actor: Principal, model_id: str, key: str) -> None:
         with self.db.write() as s:
-            self._row(s, model_id)
+            _, group_id = self._row(s, actor, model_id)
             tag = s.get(LoggedModelTagRow, (model_id, key))
             if tag is None:
                 raise NotFound(f"No tag with key '{key}' on logged model '{model_id}'.")
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="delete_tag",
+                group_id=group_id,
+                before={f"tags.{key}": tag.value},
+                after={f"tags.{key}": None},
+            )
             s.delete(tag)
 
-    def log_params(self, model_id: str, params: dict[str, Any]) -> None:
+    def log_params(self, actor: Principal, model_id: str, params: dict[str, Any]) -> None:
         checked = {
             validate_key("param", k): validate_value("param", k, v, MAX_PARAM_VALUE_LENGTH)
             for k, v in params.items()
         }
         with self.db.write() as s:
-            self._row(s, model_id)
+            _, group_id = self._row(s, actor, model_id)
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="log_params",
+                group_id=group_id,
+                details={"params": checked},
+            )
             for k, v in checked.items():
                 if s.get(LoggedModelParamRow, (model_id, k)) is None:
                     s.add(LoggedModelParamRow(model_id=model_id, key=k, value=v))
 
-    def delete(self, model_id: str) -> None:
+    def delete(self, actor: Principal, model_id: str) -> None:
         with self.db.write() as s:
-            row = self._row(s, model_id)
+            row, group_id = self._row(s, actor, model_id)
+            record(
+                s,
+                actor,
+                resource_type="logged_model",
+                resource_id=model_id,
+                action="delete",
+                group_id=group_id,
+                before={"lifecycle_stage": row.lifecycle_stage},
+                after={"lifecycle_stage": "deleted"},
+            )
             row.lifecycle_stage = LifecycleStage.DELETED
             row.last_updated_timestamp_ms = now_ms()
 
     def search(
         self,
+        actor: Principal,
         *,
         experiment_ids: list[Any],
         max_results: int | None = None,
@@ -209,6 +282,15 @@ class LoggedModelService:
                 .where(LoggedModelRow.lifecycle_stage == LifecycleStage.ACTIVE)
                 .order_by(LoggedModelRow.creation_timestamp_ms.desc(), LoggedModelRow.model_id)
             )
+            groups = actor.readable_groups()
+            if groups is not None:
+                stmt = stmt.where(
+                    LoggedModelRow.experiment_id.in_(
+                        select(ExperimentRow.experiment_id)
+                        .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
+                        .where(ProjectRow.group_id.in_(groups or [-1]))
+                    )
+                )
             if eids:
                 stmt = stmt.where(LoggedModelRow.experiment_id.in_(eids))
             models = [m for m in _load(s, list(s.scalars(stmt))) if matches(m, filters)]

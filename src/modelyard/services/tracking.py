@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.identity import Principal, Role
 from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.domain.tracking import (
     GIT_BRANCH_TAG,
@@ -43,6 +45,7 @@ from modelyard.domain.tracking import (
     validate_key,
     validate_value,
 )
+from modelyard.services.audit import record
 from modelyard.services.common import (
     check_max_results,
     decode_page_token,
@@ -51,7 +54,7 @@ from modelyard.services.common import (
     new_id,
     now_ms,
 )
-from modelyard.services.experiments import parse_experiment_id
+from modelyard.services.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import metric_chunks
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
@@ -82,6 +85,7 @@ class TrackingService:
     # ---- runs -----------------------------------------------------------------------------------
     def create_run(
         self,
+        actor: Principal,
         *,
         experiment_id: Any,
         user_id: str = "",
@@ -94,6 +98,8 @@ class TrackingService:
     ) -> Run:
         eid = parse_experiment_id(experiment_id)
         tags = self._checked_tags(tags or {})
+        if actor.user_id is not None:
+            user_id = actor.username  # the authenticated user, not what the client claims
         run_name = run_name or tags.get(RUN_NAME_TAG)
         start = now_ms() if start_time is None else start_time
         if idempotency_key is None and run_name and start_time is not None:
@@ -107,11 +113,13 @@ class TrackingService:
                 if idempotency_key is not None:
                     prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                     if prior is not None:
+                        writes.run_scope(s, prior)
                         return repo.load_runs(s, [prior])[0]
                 exp = writes.experiment_state(s, eid)
                 if exp is None:
                     raise NotFound(f"No Experiment with id={eid} exists")
-                artifact_location, stage = exp
+                artifact_location, stage, group_id = exp
+                actor.require(group_id, Role.MEMBER, what=f"Experiment {eid}")
                 if stage != LifecycleStage.ACTIVE:
                     raise InvalidParameter(
                         f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
@@ -134,6 +142,15 @@ class TrackingService:
                 writes.insert_run(
                     s, run, parent_run_id=tags.get(PARENT_RUN_TAG), idempotency_key=idempotency_key
                 )
+                record(
+                    s,
+                    actor,
+                    resource_type="run",
+                    resource_id=run.run_id,
+                    action="create",
+                    group_id=group_id,
+                    after={"experiment_id": str(eid), "run_name": run_name, "status": str(run.status)},
+                )
                 return run
         except IntegrityError:
             if idempotency_key is None:
@@ -142,10 +159,30 @@ class TrackingService:
                 prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                 return repo.load_runs(s, [str(prior)])[0]
 
-    def get_run(self, run_id: str) -> Run:
+    def _scope(self, s: Session, actor: Principal, run_id: str, role: Role) -> tuple[str, int]:
+        """(lifecycle_stage, group_id) of the run, after checking the actor's role in its group."""
+        stage, group_id = writes.run_scope(s, run_id)
+        actor.require(group_id, role, what=f"Run {run_id}")
+        return stage, group_id
+
+    def _writable(self, s: Session, actor: Principal, run_id: str) -> int:
+        stage, group_id = self._scope(s, actor, run_id, Role.MEMBER)
+        if stage != LifecycleStage.ACTIVE:
+            raise InvalidParameter(
+                f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+            )
+        return group_id
+
+    def run_group(self, actor: Principal, run_id: str, role: Role) -> int:
+        """Check the actor's role on a run (for artifact callers); returns the run's group."""
+        with self.db.read() as s:
+            return self._scope(s, actor, run_id, role)[1]
+
+    def get_run(self, actor: Principal, run_id: str) -> Run:
         if not run_id:
             raise InvalidParameter("Missing value for required parameter 'run_id'.")
         with self.db.read() as s:
+            self._scope(s, actor, run_id, Role.VIEWER)
             found = repo.load_runs(s, [run_id])
         if not found:
             raise NotFound(f"Run with id={run_id} not found")
@@ -153,6 +190,7 @@ class TrackingService:
 
     def update_run(
         self,
+        actor: Principal,
         run_id: str,
         *,
         status: str | None = None,
@@ -165,11 +203,9 @@ class TrackingService:
                 f"Invalid value '{status}' for parameter 'status'. Valid values: {', '.join(RunStatus)}."
             )
         with self.db.write() as s:
+            group_id = self._writable(s, actor, run_id)
             info = writes.run_info(s, run_id)
-            if info.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise InvalidParameter(
-                    f"The run {run_id} must be in the 'active' state. Current state is {info.lifecycle_stage}."
-                )
+            before = {"status": info.status, "end_time": info.end_time, "run_name": info.run_name}
             if status is not None:
                 info.status = status
                 if RunStatus(status).terminal:
@@ -180,17 +216,39 @@ class TrackingService:
                 info.run_name = run_name
                 writes.upsert_tags(s, run_id, {RUN_NAME_TAG: run_name})
             writes.update_run_info(s, info)
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="update",
+                group_id=group_id,
+                before=before,
+                after={"status": info.status, "end_time": info.end_time, "run_name": info.run_name},
+            )
             return info
 
-    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+    def set_run_lifecycle(self, actor: Principal, run_id: str, stage: LifecycleStage) -> None:
         with self.db.write() as s:
+            _, group_id = self._scope(s, actor, run_id, Role.MEMBER)
             row = repo.get_run_row(s, run_id)
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="delete" if stage == LifecycleStage.DELETED else "restore",
+                group_id=group_id,
+                before={"lifecycle_stage": row.lifecycle_stage},
+                after={"lifecycle_stage": str(stage)},
+            )
             row.lifecycle_stage = stage
             row.deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
 
     # ---- logging --------------------------------------------------------------------------------
     def log_batch(
         self,
+        actor: Principal,
         run_id: str,
         *,
         metrics: list[Metric] | None = None,
@@ -214,17 +272,30 @@ class TrackingService:
             checked_params[k] = value
         checked_tags = self._checked_tags(dict(tag_items))
         with self.db.write() as s:
-            stage = writes.run_stage(s, run_id)
-            if stage != LifecycleStage.ACTIVE:
-                raise InvalidParameter(
-                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
-                )
+            group_id = self._writable(s, actor, run_id)
             self._log_params(s, run_id, checked_params)
             writes.insert_metrics(s, run_id, metrics)
             if checked_tags:
                 writes.upsert_tags(s, run_id, checked_tags)
                 if {RUN_NAME_TAG, PARENT_RUN_TAG, GIT_COMMIT_TAG} & checked_tags.keys():
                     self._apply_special_tags(repo.get_run_row(s, run_id), checked_tags)
+            # Points are summarised, not copied: the audit says what was logged, the run holds the values.
+            details: dict[str, Any] = {}
+            if metrics:
+                details["metrics"] = {"points": len(metrics), "keys": sorted({m.key for m in metrics})[:50]}
+            if checked_params:
+                details["params"] = checked_params
+            if checked_tags:
+                details["tags"] = checked_tags
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="log",
+                group_id=group_id,
+                details=details,
+            )
 
     @staticmethod
     def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
@@ -270,21 +341,35 @@ class TrackingService:
         if code is not None and not row.code_version:
             row.code_version = asdict(code)
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def delete_tag(self, actor: Principal, run_id: str, key: str) -> None:
         with self.db.write() as s:
-            row = repo.get_run_row(s, run_id)
-            _check_active(row)
+            group_id = self._writable(s, actor, run_id)
             tag = s.get(TagRow, (run_id, key))
             if tag is None:
                 raise NotFound(f"No tag with name: {key} in run with id {run_id}")
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="delete_tag",
+                group_id=group_id,
+                before={f"tags.{key}": tag.value},
+                after={f"tags.{key}": None},
+            )
             s.delete(tag)
 
     def log_inputs(
-        self, run_id: str, *, datasets: list[DatasetInput], model_ids: list[str] | None = None
+        self,
+        actor: Principal,
+        run_id: str,
+        *,
+        datasets: list[DatasetInput],
+        model_ids: list[str] | None = None,
     ) -> None:
         with self.db.write() as s:
+            group_id = self._writable(s, actor, run_id)
             row = repo.get_run_row(s, run_id)
-            _check_active(row)
             for item in datasets:
                 ds = item.dataset
                 for field_name in ("name", "digest", "source_type", "source"):
@@ -320,11 +405,31 @@ class TrackingService:
             for model_id in model_ids or []:
                 if s.get(RunModelRow, (run_id, model_id, "input")) is None:
                     s.add(RunModelRow(run_uuid=run_id, model_id=model_id, direction="input", step=0))
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="log_inputs",
+                group_id=group_id,
+                details={
+                    "datasets": [f"{d.dataset.name}@{d.dataset.digest}" for d in datasets],
+                    "models": list(model_ids or []),
+                },
+            )
 
-    def log_outputs(self, run_id: str, *, models: list[tuple[str, int]]) -> None:
+    def log_outputs(self, actor: Principal, run_id: str, *, models: list[tuple[str, int]]) -> None:
         with self.db.write() as s:
-            row = repo.get_run_row(s, run_id)
-            _check_active(row)
+            group_id = self._writable(s, actor, run_id)
+            record(
+                s,
+                actor,
+                resource_type="run",
+                resource_id=run_id,
+                action="log_outputs",
+                group_id=group_id,
+                details={"models": [m for m, _ in models]},
+            )
             for model_id, step in models:
                 existing = s.get(RunModelRow, (run_id, model_id, "output"))
                 if existing is None:
@@ -334,20 +439,27 @@ class TrackingService:
 
     # ---- reading --------------------------------------------------------------------------------
     def metric_history(
-        self, run_id: str, key: str, *, max_results: int | None = None, page_token: str | None = None
+        self,
+        actor: Principal,
+        run_id: str,
+        key: str,
+        *,
+        max_results: int | None = None,
+        page_token: str | None = None,
     ) -> tuple[list[Metric], str | None]:
         if not key:
             raise InvalidParameter("Missing value for required parameter 'metric_key'.")
         limit = check_max_results(max_results, default=METRIC_HISTORY_PAGE, maximum=METRIC_HISTORY_PAGE)
         offset = decode_page_token(page_token)
         with self.db.read() as s:
-            repo.get_run_row(s, run_id)
+            self._scope(s, actor, run_id, Role.VIEWER)
             points = metric_chunks.history(s, run_id, key)[offset : offset + limit + 1]
         token = encode_page_token(offset + limit) if len(points) > limit else None
         return points[:limit], token
 
     def metric_history_bulk_interval(
         self,
+        actor: Principal,
         run_ids: list[str],
         key: str,
         *,
@@ -370,7 +482,7 @@ class TrackingService:
         out: list[Metric] = []
         with self.db.read() as s:
             for run_id in run_ids:
-                repo.get_run_row(s, run_id)
+                self._scope(s, actor, run_id, Role.VIEWER)
                 points = metric_chunks.history(s, run_id, key, min_step=start_step, max_step=end_step)
                 steps = sorted({p.step for p in points})
                 if len(steps) > limit:
@@ -386,6 +498,7 @@ class TrackingService:
 
     def search_runs(
         self,
+        actor: Principal,
         *,
         experiment_ids: list[Any],
         filter_string: str | None = None,
@@ -400,6 +513,14 @@ class TrackingService:
         orders = parse_order_by(order_by or [])
         eids = [parse_experiment_id(e) for e in experiment_ids]
         with self.db.read() as s:
+            groups = actor.readable_groups()
+            if groups is not None:
+                # experiments of other groups are treated as missing: they contribute no runs
+                eids = [
+                    e for e in eids if (g := ExperimentService.group_of(s, e)) is not None and g in groups
+                ]
+                if not eids:
+                    return [], None
             ids = search_run_ids(
                 s,
                 experiment_ids=eids,

@@ -1,15 +1,20 @@
 """Generic reads for the resource API: filtered, ordered, paged lists and counts over one ORM row class.
 
 Values arrive already checked and converted by the service (the right Python type for the column);
-this module only turns them into SQL. The one thing that is not obvious: LIKE-type operators escape
-``%``, ``_`` and the escape character in the user's value and match case-insensitively (``ILIKE`` on
-PostgreSQL, ``lower() LIKE lower()`` on SQLite), so both databases answer the same; negated operators
-on a nullable column also match its NULLs ("does not start with x" is true of a missing value).
+this module only turns them into SQL. Rows come back as dicts of the selected columns, which may be
+SQL expressions (``lookup``, ``count_of``) as well as the row's own columns. Every read also takes
+``scope``: conditions that keep rows the caller may not see out of lists, counts, shows and links
+alike (``in_groups`` builds the usual one from a ``GroupPath``).
+
+The one thing that is not obvious: LIKE-type operators escape ``%``, ``_`` and the escape character
+in the user's value and match case-insensitively (``ILIKE`` on PostgreSQL, ``lower() LIKE lower()`` on
+SQLite), so both databases answer the same; negated operators on a nullable column also match its
+NULLs ("does not start with x" is true of a missing value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +23,9 @@ from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 LIKE_ESCAPE = "\\"
+SQLColumn = ColumnElement[Any] | QueryableAttribute[Any]
+"""A row's own column (an ORM attribute) or an SQL expression computed from the row."""
+Scope = Sequence[ColumnElement[bool]]
 
 
 class Op(StrEnum):
@@ -58,7 +66,7 @@ class Link:
 class Condition:
     """One checked filter: ``column`` is the ORM attribute (the primary key for a ``link`` filter)."""
 
-    column: QueryableAttribute[Any]
+    column: SQLColumn
     op: Op
     value: Any
     nullable: bool = False
@@ -67,7 +75,7 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    column: QueryableAttribute[Any]
+    column: SQLColumn
     descending: bool = False
     nullable: bool = False
 
@@ -81,7 +89,7 @@ def escape_like(value: str) -> str:
     )
 
 
-def _like(column: QueryableAttribute[Any], op: Op, value: str) -> ColumnElement[bool]:
+def _like(column: SQLColumn, op: Op, value: str) -> ColumnElement[bool]:
     escaped = escape_like(value)
     if op in (Op.SW, Op.NSW):
         pattern = escaped + "%"
@@ -123,8 +131,68 @@ def where(cond: Condition) -> ColumnElement[bool]:
     return or_(negated, cond.column.is_(None)) if cond.nullable else negated
 
 
-def _filtered(statement: Select[Any], conditions: Sequence[Condition]) -> Select[Any]:
-    return statement.where(*(where(c) for c in conditions)) if conditions else statement
+# ---- reaching a row's group ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step towards a row's group: ``key`` (a column of this table) holds ``target`` (the key of
+    the next table)."""
+
+    key: QueryableAttribute[Any]
+    target: QueryableAttribute[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPath:
+    """How a row reaches the group it belongs to: through ``hops``, to the column ``group`` that holds
+    the group id (on the row's own table when there are no hops)."""
+
+    group: QueryableAttribute[Any]
+    hops: tuple[Hop, ...] = ()
+
+
+def in_groups(path: GroupPath, group_ids: Collection[int]) -> ColumnElement[bool]:
+    """Rows whose group is one of ``group_ids``, as nested ``IN (SELECT ...)`` conditions (no joins, so
+    they combine with any list query and count)."""
+    condition: ColumnElement[bool] = path.group.in_(sorted(group_ids))
+    for hop in reversed(path.hops):
+        condition = hop.key.in_(select(hop.target).where(condition))
+    return condition
+
+
+def group_of(session: Session, path: GroupPath, primary_key: QueryableAttribute[Any], key: Any) -> int | None:
+    """The group id of the row ``key`` (None when the row does not exist or has no group)."""
+    statement = select(path.group).select_from(primary_key.class_)
+    for hop in path.hops:
+        statement = statement.join(hop.target.class_, hop.target == hop.key)
+    value = session.scalar(statement.where(primary_key == key))
+    return None if value is None else int(value)
+
+
+# ---- computed columns ---------------------------------------------------------------------------
+def lookup(
+    key: QueryableAttribute[Any], target: QueryableAttribute[Any], value: QueryableAttribute[Any]
+) -> SQLColumn:
+    """A column of a related row: ``value`` of the row whose ``target`` equals this row's ``key``
+    (e.g. the username of a membership's user). It can be listed, filtered and ordered like any column."""
+    return select(value).where(target == key).correlate_except(value.class_).scalar_subquery()
+
+
+def count_of(foreign_key: QueryableAttribute[Any], key: QueryableAttribute[Any]) -> SQLColumn:
+    """How many rows of another table point at this row (``foreign_key`` equals this row's ``key``)."""
+    table = foreign_key.class_
+    return (
+        select(func.count())
+        .select_from(table)
+        .where(foreign_key == key)
+        .correlate_except(table)
+        .scalar_subquery()
+    )
+
+
+# ---- reads --------------------------------------------------------------------------------------
+def _filtered(statement: Select[Any], conditions: Sequence[Condition], scope: Scope = ()) -> Select[Any]:
+    clauses = [where(c) for c in conditions] + list(scope)
+    return statement.where(*clauses) if clauses else statement
 
 
 def _order_by(order: Sequence[Order]) -> list[ColumnElement[Any]]:
@@ -136,31 +204,51 @@ def _order_by(order: Sequence[Order]) -> list[ColumnElement[Any]]:
     return clauses
 
 
+def _selecting(row_class: type[Any], columns: Iterable[tuple[str, SQLColumn]]) -> Select[Any]:
+    return select(*(expression.label(name) for name, expression in columns)).select_from(row_class)
+
+
 def list_rows(
     session: Session,
     row_class: type[Any],
     *,
+    columns: Sequence[tuple[str, SQLColumn]],
     conditions: Sequence[Condition],
     order: Sequence[Order],
     offset: int,
     limit: int,
-) -> tuple[list[Any], int]:
-    """One page of rows matching every condition, and how many rows match in all."""
-    count = session.scalar(_filtered(select(func.count()).select_from(row_class), conditions)) or 0
-    statement = _filtered(select(row_class), conditions).order_by(*_order_by(order))
-    rows = list(session.scalars(statement.offset(offset).limit(limit)))
-    return rows, int(count)
+    scope: Scope = (),
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of rows (as ``{name: value}`` of ``columns``) matching every condition and the scope,
+    and how many match in all."""
+    count = session.scalar(_filtered(select(func.count()).select_from(row_class), conditions, scope)) or 0
+    statement = _filtered(_selecting(row_class, columns), conditions, scope).order_by(*_order_by(order))
+    rows = session.execute(statement.offset(offset).limit(limit))
+    return [dict(r._mapping) for r in rows], int(count)
 
 
-def get_row(session: Session, row_class: type[Any], key: Any) -> Any | None:
-    return session.get(row_class, key)
+def get_row(
+    session: Session,
+    row_class: type[Any],
+    *,
+    columns: Sequence[tuple[str, SQLColumn]],
+    primary_key: QueryableAttribute[Any],
+    key: Any,
+    scope: Scope = (),
+) -> dict[str, Any] | None:
+    """The row ``key`` as ``{name: value}``, or None when it does not exist or is out of scope."""
+    statement = _selecting(row_class, columns).where(primary_key == key, *scope)
+    found = session.execute(statement).first()
+    return None if found is None else dict(found._mapping)
 
 
-def existing_keys(session: Session, primary_key: QueryableAttribute[Any], keys: Collection[Any]) -> set[Any]:
-    """Which of ``keys`` exist (for all-or-nothing bulk actions)."""
+def existing_keys(
+    session: Session, primary_key: QueryableAttribute[Any], keys: Collection[Any], scope: Scope = ()
+) -> set[Any]:
+    """Which of ``keys`` exist in scope (for all-or-nothing bulk actions)."""
     if not keys:
         return set()
-    return set(session.scalars(select(primary_key).where(primary_key.in_(list(keys)))))
+    return set(session.scalars(select(primary_key).where(primary_key.in_(list(keys)), *scope)))
 
 
 def linked_rows(
@@ -170,12 +258,14 @@ def linked_rows(
     link: Link,
     key: Any,
     *,
+    columns: Sequence[tuple[str, SQLColumn]],
     order: Sequence[Order],
     limit: int,
-) -> tuple[list[Any], int]:
+    scope: Scope = (),
+) -> tuple[list[dict[str, Any]], int]:
     """Rows of ``row_class`` linked to ``key`` through ``link`` (seen from the other side: ``remote_key``
     is ``row_class``'s key), at most ``limit`` of them, and how many there are in all."""
-    linked = select(link.remote_key).where(link.local_key == key)
-    count = session.scalar(select(func.count()).select_from(row_class).where(primary_key.in_(linked))) or 0
-    statement = select(row_class).where(primary_key.in_(linked)).order_by(*_order_by(order)).limit(limit)
-    return list(session.scalars(statement)), int(count)
+    linked = primary_key.in_(select(link.remote_key).where(link.local_key == key))
+    count = session.scalar(select(func.count()).select_from(row_class).where(linked, *scope)) or 0
+    statement = _selecting(row_class, columns).where(linked, *scope).order_by(*_order_by(order)).limit(limit)
+    return [dict(r._mapping) for r in session.execute(statement)], int(count)

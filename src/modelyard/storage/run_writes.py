@@ -37,21 +37,28 @@ def run_id_for_idempotency_key(session: Session, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def experiment_state(session: Session, experiment_id: int) -> tuple[str, str] | None:
-    """(artifact_location, lifecycle_stage) of an experiment, or None."""
+def experiment_state(session: Session, experiment_id: int) -> tuple[str, str, int] | None:
+    """(artifact_location, lifecycle_stage, group_id) of an experiment, or None."""
     row = _exec(
         session,
-        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
+        "SELECT e.artifact_location, e.lifecycle_stage, p.group_id FROM experiments e "
+        "JOIN projects p ON p.id = e.project_id WHERE e.experiment_id = ?",
         (experiment_id,),
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], int(row[2]))
 
 
-def run_stage(session: Session, run_id: str) -> str:
-    row = _exec(session, "SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).first()
+def run_scope(session: Session, run_id: str) -> tuple[str, int]:
+    """(lifecycle_stage, group_id) of a run; NotFound if there is no such run."""
+    row = _exec(
+        session,
+        "SELECT r.lifecycle_stage, p.group_id FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
+        "JOIN projects p ON p.id = e.project_id WHERE r.run_uuid = ?",
+        (run_id,),
+    ).first()
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
-    return str(row[0])
+    return str(row[0]), int(row[1])
 
 
 def run_info(session: Session, run_id: str) -> Run:

@@ -1,4 +1,4 @@
-"""Run and experiment search as SQL: a parsed filter and ordering become one SELECT of ids.
+"""Run and experiment search as SQL: a parsed filter and ordering become a SELECT of ids.
 
 Works the same on SQLite and PostgreSQL, with MLflow's SQL-store semantics:
 
@@ -14,9 +14,13 @@ Works the same on SQLite and PostgreSQL, with MLflow's SQL-store semantics:
   ties break on ``start_time DESC`` (unless ordered by start time) and then ``run_uuid``.
 
 Not obvious: the plan. Filters are correlated ``EXISTS`` probes on the (run_uuid, key) primary
-keys, except the metric the search orders by, which is joined once and carries that metric's
-filters in its join condition: then ``metrics.m > 0.5 ORDER BY metrics.m DESC`` reads the
-(key, value, run_uuid) index backwards and stops after one page instead of sorting every run.
+keys. A search ordered first by a metric can instead walk that metric's (key, value, run_uuid)
+index in order and stop after one page (``metrics.m > 0.5 ORDER BY metrics.m DESC`` over 100,000
+runs: tens of ms instead of a sort of every run); but for a small experiment among many the walk
+would read other experiments' rows. Neither database knows experiment sizes, so a two-query
+estimate picks the shape (``_metric_first_pays``). Metric-first, the metric's filters join it
+once; without filters, numbers, NaN and missing values are read as three tiers, because one sort
+key that puts missing values last in both directions stops the index from giving the order.
 """
 
 from __future__ import annotations
@@ -143,6 +147,11 @@ def _not_nan(metric: Any) -> SQLColumnExpression[bool]:
     return or_(metric.value != 0, metric.is_nan == false())
 
 
+def _bounded(own: Sequence[Comparison]) -> bool:
+    """Whether a metric's filters bound its value (any comparison but "!=")."""
+    return any(c.op is not Op.NE for c in own)
+
+
 def _metric_test(metric: Any, clause: Comparison) -> SQLColumnExpression[bool]:
     """NaN satisfies "!=" and nothing else; the NaN test is added only where the stored 0 would
     otherwise decide wrongly."""
@@ -168,11 +177,9 @@ class _RunQuery:
     """Builds one run search SELECT. ``anchor`` is the run_uuid the filter probes correlate to: the
     first inner-joined order metric when there is one, so SQLite tests them before reading ``runs``."""
 
-    def __init__(self, dialect: str, experiment_ids: Sequence[int], stages: Sequence[str]) -> None:
+    def __init__(self, dialect: str, scope: Sequence[SQLColumnExpression[bool]]) -> None:
         self.dialect = dialect
-        self.stmt = select(RunRow.run_uuid).where(
-            RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))
-        )
+        self.stmt = select(RunRow.run_uuid).where(*scope)
         self.anchor: SQLColumnExpression[str] = RunRow.run_uuid
         self.keys: list[SQLColumnExpression[Any]] = []
 
@@ -211,12 +218,10 @@ class _RunQuery:
             column = DatasetRow.__table__.c[clause.key]
         return probe.where(_compare(column, clause.op, clause.value, self.dialect)).exists()
 
-    def _join_metric(self, key: str) -> Any:
-        """An inner join of one metric. The always-true ``value >= -inf`` is a hint: without it
-        SQLite (3.45, or any version after ANALYZE) reads every run of the experiment and sorts,
-        where walking the (key, value) index in order stops after one page."""
+    def _join_metric(self, key: str, *, hint: bool) -> Any:
+        """An inner join of one metric, walked in index order."""
         metric = aliased(LatestMetricRow)
-        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == key, metric.value >= -math.inf)
+        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == key, *_walk_hint(metric, hint))
         self.stmt = self.stmt.join(metric, on)
         if self.anchor is RunRow.run_uuid:
             self.anchor = metric.run_uuid
@@ -229,7 +234,7 @@ class _RunQuery:
             probe = select(metric.run_uuid).where(metric.run_uuid == RunRow.run_uuid, metric.key == order.key)
             self.stmt = self.stmt.where(~probe.exists())
             return
-        metric = self._join_metric(order.key)
+        metric = self._join_metric(order.key, hint=lead is not _Lead.NAN and not _bounded(own))
         if lead is _Lead.NAN:
             # value = 0 is implied by is_nan; it lets the (key, value) index find the NaN rows.
             self.stmt = self.stmt.where(metric.value == 0, metric.is_nan == true())
@@ -274,6 +279,13 @@ def _run_column(key: str) -> SQLColumnExpression[Any]:
     return column
 
 
+def _walk_hint(metric: Any, needed: bool) -> list[SQLColumnExpression[bool]]:
+    """The always-true ``value >= -inf``: a range on the index that makes SQLite (3.45, or any
+    version after ANALYZE) walk it in order instead of reading every run and sorting. Only where
+    the metric's own filters give no comparison: a looser second bound could be the one used."""
+    return [metric.value >= -math.inf] if needed else []
+
+
 def _run_select(
     query: _RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: _Lead | None
 ) -> Select[Any]:
@@ -298,36 +310,42 @@ def _run_select(
     return query.stmt.order_by(*query.keys, RunRow.run_uuid)
 
 
-PLAN_SAMPLE_ROWS = 256
+_PLAN_SAMPLE_ROWS = 256
 
 
 def _metric_first_pays(
     session: Session,
     scope: Sequence[SQLColumnExpression[bool]],
     order: OrderBy,
-    own: list[Comparison],
+    filters: Sequence[Comparison],
     need: int,
 ) -> bool:
     """Whether walking the metric's (key, value) index in order beats reading every run in scope.
 
     The database cannot tell (SQLite keeps no per-experiment statistics), so estimate: the share of
-    the first index rows whose run is in scope says how many rows the walk reads to fill the page;
-    it pays when the scope holds at least that many runs. Two small queries, ~1 ms.
+    the first index rows whose run is in scope and passes the filters says how many rows the walk
+    reads to fill the page; it pays when the scope holds at least that many runs. Three small
+    queries, about a millisecond.
     """
+    own = [c for c in filters if c.entity is Entity.METRIC and c.key == order.key]
     metric = aliased(LatestMetricRow)
     sample = (
         select(metric.run_uuid)
-        .where(metric.key == order.key, metric.value >= -math.inf, *(_metric_test(metric, c) for c in own))
+        .where(metric.key == order.key, *_walk_hint(metric, not _bounded(own)))
+        .where(*(_metric_test(metric, c) for c in own))
         .order_by(_direction(metric.value, order.ascending))
-        .limit(PLAN_SAMPLE_ROWS)
+        .limit(_PLAN_SAMPLE_ROWS)
         .subquery()
     )
-    counts = select(func.count(sample.c.run_uuid), func.count(RunRow.run_uuid)).select_from(
-        sample.outerjoin(RunRow, and_(RunRow.run_uuid == sample.c.run_uuid, *scope))
-    )
-    seen, hits = session.execute(counts).one()
-    if seen < PLAN_SAMPLE_ROWS:  # so few rows that the walk is short whatever the scope
+    seen = session.scalar(select(func.count()).select_from(sample)) or 0
+    if seen < _PLAN_SAMPLE_ROWS:  # so few rows that the walk is short whatever the scope
         return True
+    query = _RunQuery(session.get_bind().dialect.name, scope)
+    query.stmt = query.stmt.join(sample, sample.c.run_uuid == RunRow.run_uuid)
+    for clause in filters:
+        if clause not in own:
+            query.filter(clause)
+    hits = session.scalar(select(func.count()).select_from(query.stmt.subquery())) or 0
     walk = math.ceil(need * seen / max(hits, 0.5))
     runs = select(RunRow.experiment_id).where(*scope).limit(walk).subquery()
     return (session.scalar(select(func.count()).select_from(runs)) or 0) >= walk
@@ -354,18 +372,18 @@ def search_run_ids(
     if max_results == 0:
         return []
 
+    scope = [RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))]
+
     def fetch(lead: _Lead | None, limit: int, skip: int) -> tuple[Select[Any], list[str]]:
-        stmt = _run_select(_RunQuery(dialect, experiment_ids, stages), filters, order_by, lead)
+        stmt = _run_select(_RunQuery(dialect, scope), filters, order_by, lead)
         return stmt, list(session.scalars(stmt.offset(skip).limit(limit)))
 
     first = order_by[0] if order_by else None
     if first is None or first.entity is not Entity.METRIC:
         return fetch(None, max_results, offset)[1]
-    own = [c for c in filters if c.entity is Entity.METRIC and c.key == first.key]
-    scope = [RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))]
-    if not _metric_first_pays(session, scope, first, own, offset + max_results):
+    if not _metric_first_pays(session, scope, first, filters, offset + max_results):
         return fetch(None, max_results, offset)[1]
-    if own:
+    if any(c.entity is Entity.METRIC and c.key == first.key for c in filters):
         return fetch(_Lead.FILTERED, max_results, offset)[1]
     out: list[str] = []
     skip = offset
@@ -436,6 +454,7 @@ def search_experiment_ids(
     offset: int,
 ) -> list[int]:
     """Experiment ids matching ``filters``, one page. MLflow's default order: newest created first."""
+    _check_page(max_results, offset)
     dialect = session.get_bind().dialect.name
     stmt = select(ExperimentRow.experiment_id).where(ExperimentRow.lifecycle_stage.in_(list(stages)))
     stmt = stmt.where(*(_experiment_filter(c, dialect) for c in filters))
@@ -451,5 +470,4 @@ def search_experiment_ids(
         keys.append(_direction(column, order.ascending))
     if not any(o.key == "experiment_id" for o in orders):
         keys.append(ExperimentRow.experiment_id.desc())  # MLflow's tiebreak
-    _check_page(max_results, offset)
     return list(session.scalars(stmt.order_by(*keys).offset(offset).limit(max_results)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.mlflow import artifacts, experiments, logged_models, runs, server_info
+from modelyard.api.mlflow import artifacts, experiments, logged_models, registry, runs, server_info
 
 
 def mount_mlflow(app: FastAPI) -> None:
@@ -18,6 +18,7 @@ def mount_mlflow(app: FastAPI) -> None:
         app.include_router(experiments.router, prefix=prefix)
         app.include_router(runs.router, prefix=prefix)
         app.include_router(logged_models.router, prefix=prefix)
+        app.include_router(registry.router, prefix=prefix)
         app.include_router(artifacts.tracking_router, prefix=prefix)
     for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
         app.include_router(artifacts.proxy_router, prefix=prefix)

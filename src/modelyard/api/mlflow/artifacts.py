@@ -5,6 +5,10 @@ run's artifact URI is ``mlflow-artifacts:/...``: PUT uploads one file (the raw r
 downloads it, DELETE removes a file or a directory, and ``GET /artifacts?path=<dir>`` lists one level
 with paths relative to ``<dir>``. Bodies are streamed both ways; nothing is held whole in memory.
 
+Access: proxied paths start with an experiment id (``<experiment>/<run>/artifacts/...``,
+``<experiment>/models/<model>/artifacts/...``); reading needs the viewer role in that experiment's
+group, writing the member role. Paths outside any experiment are for platform admins only.
+
 Uploaded files are served back from this origin, so types a browser would render as active content
 (HTML, SVG, JavaScript) are sent as ``text/plain`` with ``nosniff``: an artifact cannot script the UI.
 """
@@ -15,10 +19,13 @@ import mimetypes
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.api.body import json_response
+from modelyard.api.deps import principal
 from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.identity import Role
 from modelyard.storage.artifacts import ArtifactInfo, clean_path
 
 if TYPE_CHECKING:
@@ -43,6 +50,17 @@ _ACTIVE_TYPES = frozenset(
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def _authorize(request: Request, path: str | None, role: Role) -> None:
+    """Check the caller's role on the experiment a proxied path belongs to (blocking: call off-loop)."""
+    actor = principal(request)
+    if actor.is_admin:
+        return
+    first = clean_path(path).split("/", 1)[0]
+    if not first.isdigit():
+        actor.require_platform_admin(what=f"Access to artifact path '{clean_path(path) or '/'}'")
+    _services(request).experiments.require_access(actor, first, role)
 
 
 def _files(infos: list[ArtifactInfo]) -> list[dict[str, Any]]:
@@ -75,7 +93,7 @@ def list_run_artifacts(
     if not rid:
         raise InvalidParameter("Missing value for required parameter 'run_id'.")
     services = _services(request)
-    run = services.tracking.get_run(rid)
+    run = services.tracking.get_run(principal(request), rid)
     files = services.artifact_service.list_run_artifacts(run, path)
     body: dict[str, Any] = {"root_uri": run.artifact_uri}
     if files:
@@ -88,6 +106,7 @@ def list_run_artifacts(
 
 @proxy_router.get("/artifacts")
 def list_proxied(request: Request, path: str | None = Query(default=None)) -> Response:
+    _authorize(request, path, Role.VIEWER)
     services = _services(request)
     files = services.artifact_service.list_under(services.artifacts, clean_path(path))
     return json_response({"files": _files(files)} if files else {})
@@ -95,6 +114,7 @@ def list_proxied(request: Request, path: str | None = Query(default=None)) -> Re
 
 @proxy_router.get("/artifacts/{path:path}")
 async def download(request: Request, path: str) -> Response:
+    await run_in_threadpool(_authorize, request, path, Role.VIEWER)
     services = _services(request)
     chunks = await services.artifact_service.download(services.artifacts, path)
     return StreamingResponse(
@@ -109,12 +129,14 @@ async def upload(request: Request, path: str) -> Response:
         raise InvalidParameter(
             "An artifact path is required: PUT /artifacts/<path> with the file as the body."
         )
+    await run_in_threadpool(_authorize, request, path, Role.MEMBER)
     await services.artifact_service.upload(services.artifacts, path, request.stream())
     return json_response({})
 
 
 @proxy_router.delete("/artifacts/{path:path}")
 def delete(request: Request, path: str) -> Response:
+    _authorize(request, path, Role.MEMBER)
     services = _services(request)
     services.artifact_service.delete(services.artifacts, path)
     return json_response({})

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelyard.api.body import json_body, json_response
-from modelyard.api.deps import services
+from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.tracking import LifecycleStage, ViewType
@@ -36,6 +36,7 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     eid = await run_in_threadpool(
         services(request).experiments.create_experiment,
+        principal(request),
         name=wire.require_str(body, "name"),
         artifact_location=wire.optional_str(body, "artifact_location"),
         tags=dict(wire.key_values(body, "tags")),
@@ -47,20 +48,23 @@ async def create(request: Request) -> Response:
 @router.get("/experiments/get")
 async def get(request: Request) -> Response:
     eid = wire.require_str(dict(request.query_params), "experiment_id")
-    exp = await run_in_threadpool(services(request).experiments.get_experiment, eid)
+    exp = await run_in_threadpool(services(request).experiments.get_experiment, principal(request), eid)
     return json_response({"experiment": wire.experiment(exp)})
 
 
 @router.get("/experiments/get-by-name")
 async def get_by_name(request: Request) -> Response:
     name = wire.require_str(dict(request.query_params), "experiment_name")
-    exp = await run_in_threadpool(services(request).experiments.get_experiment_by_name, name)
+    exp = await run_in_threadpool(
+        services(request).experiments.get_experiment_by_name, principal(request), name
+    )
     return json_response({"experiment": wire.experiment(exp)})
 
 
 async def _search(request: Request, body: dict[str, Any], order_by: list[str]) -> Response:
     experiments, token = await run_in_threadpool(
         services(request).experiments.search,
+        principal(request),
         view_type=parse_view_type(body.get("view_type")),
         max_results=wire.optional_int(body, "max_results"),
         filter_string=wire.optional_str(body, "filter"),
@@ -96,7 +100,9 @@ async def update(request: Request) -> Response:
     eid = wire.require_str(body, "experiment_id")
     new_name = wire.optional_str(body, "new_name")
     if new_name is not None:
-        await run_in_threadpool(services(request).experiments.rename_experiment, eid, new_name)
+        await run_in_threadpool(
+            services(request).experiments.rename_experiment, principal(request), eid, new_name
+        )
     return json_response({})
 
 
@@ -104,7 +110,9 @@ async def update(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     body = await json_body(request)
     eid = wire.require_str(body, "experiment_id")
-    await run_in_threadpool(services(request).experiments.set_lifecycle, eid, LifecycleStage.DELETED)
+    await run_in_threadpool(
+        services(request).experiments.set_lifecycle, principal(request), eid, LifecycleStage.DELETED
+    )
     return json_response({})
 
 
@@ -112,7 +120,9 @@ async def delete(request: Request) -> Response:
 async def restore(request: Request) -> Response:
     body = await json_body(request)
     eid = wire.require_str(body, "experiment_id")
-    await run_in_threadpool(services(request).experiments.set_lifecycle, eid, LifecycleStage.ACTIVE)
+    await run_in_threadpool(
+        services(request).experiments.set_lifecycle, principal(request), eid, LifecycleStage.ACTIVE
+    )
     return json_response({})
 
 
@@ -121,6 +131,7 @@ async def set_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
         services(request).experiments.set_tag,
+        principal(request),
         wire.require_str(body, "experiment_id"),
         wire.require_str(body, "key"),
         body.get("value", ""),
@@ -133,6 +144,7 @@ async def delete_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
         services(request).experiments.delete_tag,
+        principal(request),
         wire.require_str(body, "experiment_id"),
         wire.require_str(body, "key"),
     )

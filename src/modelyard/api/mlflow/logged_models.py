@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelyard.api.body import json_body, json_response
-from modelyard.api.deps import services
+from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.domain.errors import InvalidParameter
 
@@ -21,6 +21,7 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
         services(request).logged_models.create,
+        principal(request),
         experiment_id=wire.require_str(body, "experiment_id"),
         name=wire.optional_str(body, "name"),
         model_type=wire.optional_str(body, "model_type"),
@@ -39,6 +40,7 @@ async def search(request: Request) -> Response:
         raise InvalidParameter("Invalid value for parameter 'experiment_ids': expected a list.")
     models, token = await run_in_threadpool(
         services(request).logged_models.search,
+        principal(request),
         experiment_ids=experiment_ids,
         max_results=wire.optional_int(body, "max_results"),
         page_token=wire.optional_str(body, "page_token"),
@@ -54,7 +56,7 @@ async def search(request: Request) -> Response:
 
 @router.get("/logged-models/{model_id}")
 async def get(request: Request, model_id: str) -> Response:
-    model = await run_in_threadpool(services(request).logged_models.get, model_id)
+    model = await run_in_threadpool(services(request).logged_models.get, principal(request), model_id)
     return json_response({"model": wire.logged_model(model)})
 
 
@@ -62,14 +64,17 @@ async def get(request: Request, model_id: str) -> Response:
 async def finalize(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
-        services(request).logged_models.finalize, model_id, wire.require_str(body, "status")
+        services(request).logged_models.finalize,
+        principal(request),
+        model_id,
+        wire.require_str(body, "status"),
     )
     return json_response({"model": wire.logged_model(model)})
 
 
 @router.delete("/logged-models/{model_id}")
 async def delete(request: Request, model_id: str) -> Response:
-    await run_in_threadpool(services(request).logged_models.delete, model_id)
+    await run_in_threadpool(services(request).logged_models.delete, principal(request), model_id)
     return json_response({})
 
 
@@ -77,14 +82,17 @@ async def delete(request: Request, model_id: str) -> Response:
 async def set_tags(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
-        services(request).logged_models.set_tags, model_id, dict(wire.key_values(body, "tags"))
+        services(request).logged_models.set_tags,
+        principal(request),
+        model_id,
+        dict(wire.key_values(body, "tags")),
     )
     return json_response({})
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
 async def delete_tag(request: Request, model_id: str, tag_key: str) -> Response:
-    await run_in_threadpool(services(request).logged_models.delete_tag, model_id, tag_key)
+    await run_in_threadpool(services(request).logged_models.delete_tag, principal(request), model_id, tag_key)
     return json_response({})
 
 
@@ -92,6 +100,9 @@ async def delete_tag(request: Request, model_id: str, tag_key: str) -> Response:
 async def log_params(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
-        services(request).logged_models.log_params, model_id, dict(wire.key_values(body, "params"))
+        services(request).logged_models.log_params,
+        principal(request),
+        model_id,
+        dict(wire.key_values(body, "params")),
     )
     return json_response({})

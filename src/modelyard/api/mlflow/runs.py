@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelyard.api.body import json_body, json_response
-from modelyard.api.deps import services
+from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.api.mlflow.experiments import parse_view_type
 from modelyard.domain.errors import InvalidParameter
@@ -46,6 +46,7 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     run = await run_in_threadpool(
         services(request).tracking.create_run,
+        principal(request),
         experiment_id=body.get("experiment_id") or "0",
         user_id=wire.optional_str(body, "user_id") or "",
         start_time=wire.optional_int(body, "start_time"),
@@ -61,7 +62,7 @@ async def create(request: Request) -> Response:
 @router.get("/runs/get")
 async def get(request: Request) -> Response:
     run_id = wire.require_str(dict(request.query_params), "run_id", aliases=_RUN_ID)
-    run = await run_in_threadpool(services(request).tracking.get_run, run_id)
+    run = await run_in_threadpool(services(request).tracking.get_run, principal(request), run_id)
     return json_response({"run": wire.run(run)})
 
 
@@ -70,6 +71,7 @@ async def update(request: Request) -> Response:
     body = await json_body(request)
     run = await run_in_threadpool(
         services(request).tracking.update_run,
+        principal(request),
         wire.require_str(body, "run_id", aliases=_RUN_ID),
         status=wire.optional_str(body, "status"),
         end_time=wire.optional_int(body, "end_time"),
@@ -83,7 +85,9 @@ async def update(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id")
-    await run_in_threadpool(services(request).tracking.set_run_lifecycle, run_id, LifecycleStage.DELETED)
+    await run_in_threadpool(
+        services(request).tracking.set_run_lifecycle, principal(request), run_id, LifecycleStage.DELETED
+    )
     return json_response({})
 
 
@@ -91,7 +95,9 @@ async def delete(request: Request) -> Response:
 async def restore(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id")
-    await run_in_threadpool(services(request).tracking.set_run_lifecycle, run_id, LifecycleStage.ACTIVE)
+    await run_in_threadpool(
+        services(request).tracking.set_run_lifecycle, principal(request), run_id, LifecycleStage.ACTIVE
+    )
     return json_response({})
 
 
@@ -100,7 +106,9 @@ async def log_metric(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     metric = wire.parse_metric(body, "metric")
-    await run_in_threadpool(services(request).tracking.log_batch, run_id, metrics=[metric])
+    await run_in_threadpool(
+        services(request).tracking.log_batch, principal(request), run_id, metrics=[metric]
+    )
     return json_response({})
 
 
@@ -110,7 +118,9 @@ async def log_param(request: Request) -> Response:
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     key = wire.require_str(body, "key")
     value = body.get("value")
-    await run_in_threadpool(services(request).tracking.log_batch, run_id, params=[(key, value)])
+    await run_in_threadpool(
+        services(request).tracking.log_batch, principal(request), run_id, params=[(key, value)]
+    )
     return json_response({})
 
 
@@ -119,7 +129,9 @@ async def set_tag(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     key = wire.require_str(body, "key")
-    await run_in_threadpool(services(request).tracking.log_batch, run_id, tags=[(key, body.get("value", ""))])
+    await run_in_threadpool(
+        services(request).tracking.log_batch, principal(request), run_id, tags=[(key, body.get("value", ""))]
+    )
     return json_response({})
 
 
@@ -127,7 +139,10 @@ async def set_tag(request: Request) -> Response:
 async def delete_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
-        services(request).tracking.delete_tag, wire.require_str(body, "run_id"), wire.require_str(body, "key")
+        services(request).tracking.delete_tag,
+        principal(request),
+        wire.require_str(body, "run_id"),
+        wire.require_str(body, "key"),
     )
     return json_response({})
 
@@ -138,6 +153,7 @@ async def log_batch(request: Request) -> Response:
     run_id = wire.require_str(body, "run_id")
     await run_in_threadpool(
         services(request).tracking.log_batch,
+        principal(request),
         run_id,
         metrics=wire.parse_metrics(body),
         params=wire.key_values(body, "params"),
@@ -152,6 +168,7 @@ async def log_inputs(request: Request) -> Response:
     models = body.get("models") or []
     await run_in_threadpool(
         services(request).tracking.log_inputs,
+        principal(request),
         wire.require_str(body, "run_id"),
         datasets=wire.parse_dataset_inputs(body),
         model_ids=[str(m.get("model_id")) for m in models if isinstance(m, dict) and m.get("model_id")],
@@ -171,7 +188,10 @@ async def log_outputs(request: Request) -> Response:
             raise InvalidParameter(f"Missing value for required parameter 'models[{i}].model_id'.")
         parsed.append((str(m["model_id"]), parse_int(f"models[{i}].step", m.get("step"), default=0)))
     await run_in_threadpool(
-        services(request).tracking.log_outputs, wire.require_str(body, "run_id"), models=parsed
+        services(request).tracking.log_outputs,
+        principal(request),
+        wire.require_str(body, "run_id"),
+        models=parsed,
     )
     return json_response({})
 
@@ -185,6 +205,7 @@ async def search(request: Request) -> Response:
         raise InvalidParameter("Invalid value for 'experiment_ids' or 'order_by': expected lists.")
     runs, token = await run_in_threadpool(
         services(request).tracking.search_runs,
+        principal(request),
         experiment_ids=experiment_ids,
         filter_string=wire.optional_str(body, "filter"),
         view_type=parse_view_type(body.get("run_view_type")),
@@ -205,6 +226,7 @@ async def metric_history(request: Request) -> Response:
     q = dict(request.query_params)
     points, token = await run_in_threadpool(
         services(request).tracking.metric_history,
+        principal(request),
         wire.require_str(q, "run_id", aliases=_RUN_ID),
         wire.require_str(q, "metric_key"),
         max_results=wire.optional_int(q, "max_results"),
@@ -224,6 +246,7 @@ async def metric_history_bulk(request: Request) -> Response:
     flat = dict(q)
     points = await run_in_threadpool(
         services(request).tracking.metric_history_bulk_interval,
+        principal(request),
         q.getlist("run_ids"),
         wire.require_str(flat, "metric_key"),
         start_step=wire.optional_int(flat, "start_step"),

@@ -1,7 +1,9 @@
 """The generic routes of one declared resource, mounted under ``/<name>/api``.
 
-Each route parses the request, calls one ``ResourceService`` use case in a worker thread (database
-calls block) and wraps the result in the envelope ``{"status": 0, "message": "success", "result": ...}``.
+Each route parses the request, calls one ``ResourceService`` use case for the request's principal in
+a worker thread (database calls block) and wraps the result in the envelope
+``{"status": 0, "message": "success", "result": ...}``. Declared endpoints (``GET /<name>/api/verify``)
+are routed before ``/{key}``, so their names never read as ids.
 Errors are domain errors, answered by the app's one error handler in the same envelope with the HTTP
 status as ``status``. Create, update and delete routes exist only when the resource declares the hook:
 elsewhere the method answers 405.
@@ -9,6 +11,7 @@ elsewhere the method answers 405.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,9 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelyard.api.body import json_body, json_response
-from modelyard.api.deps import services
+from modelyard.api.deps import principal, services
 from modelyard.api.resources.params import ids_body, list_request
 from modelyard.services.resources import ResourceRegistry, ResourceService, ResourceSpec
+
+EndpointRoute = Callable[[Request], Awaitable[Response]]
 
 
 def envelope(result: Any, status: int = 200) -> Response:
@@ -30,11 +35,20 @@ def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
     name = spec.name
 
     def resource(request: Request) -> ResourceService:
-        return ResourceService(services(request), registry, name)
+        return ResourceService(services(request), registry, name, principal(request))
 
     @router.get("/_info", name=f"{name}_info")
     async def info(request: Request) -> Response:
         return envelope(await run_in_threadpool(resource(request).info))
+
+    for endpoint in spec.endpoints:
+        router.add_api_route(
+            f"/{endpoint.name}",
+            _endpoint_route(resource, endpoint.name),
+            methods=["GET"],
+            name=f"{name}_{endpoint.name}",
+            description=endpoint.description,
+        )
 
     @router.get("/", name=f"{name}_list")
     async def list_items(request: Request) -> Response:
@@ -75,3 +89,10 @@ def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
         return envelope(await run_in_threadpool(resource(request).multi_action, action, ids))
 
     return router
+
+
+def _endpoint_route(resource: Callable[[Request], ResourceService], endpoint: str) -> EndpointRoute:
+    async def route(request: Request) -> Response:
+        return envelope(await run_in_threadpool(resource(request).endpoint, endpoint))
+
+    return route

@@ -27,10 +27,16 @@ class FieldType(StrEnum):
     STRING = "string"
     TEXT = "text"
     INTEGER = "integer"
+    BOOLEAN = "boolean"
     ENUM = "enum"
 
 
-_UI_TYPES = {FieldType.STRING: "input", FieldType.TEXT: "textarea", FieldType.INTEGER: "number"}
+_UI_TYPES = {
+    FieldType.STRING: "input",
+    FieldType.TEXT: "textarea",
+    FieldType.INTEGER: "number",
+    FieldType.BOOLEAN: "checkbox",
+}
 
 
 class Validator(Protocol):
@@ -122,6 +128,15 @@ def as_int(value: Any, what: str, bits: int = 64) -> int:
     return number
 
 
+def as_bool(value: Any, what: str) -> bool:
+    """A boolean from JSON (``true``) or query text (``"true"``, ``"false"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidParameter(f"{what} must be true or false, got {show_value(value)}.")
+
+
 def as_str(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidParameter(f"{what} must be a string, got {show_value(value)}.")
@@ -149,6 +164,8 @@ def _clean_value(field: Field, value: Any, bits: int) -> Any:
     what = f"Field '{field.name}'"
     if field.type is FieldType.INTEGER:
         return as_int(value, what, bits)
+    if field.type is FieldType.BOOLEAN:
+        return as_bool(value, what)
     text = as_str(value, what)
     if field.type is FieldType.ENUM and text not in field.values:
         raise InvalidParameter(f"{what} is '{text}'; it must be one of: {', '.join(field.values)}.")

@@ -42,8 +42,9 @@ def _column(spec: ResourceSpec, column: Column) -> dict[str, Any]:
     return out
 
 
-def describe(spec: ResourceSpec, choices: Choices) -> dict[str, Any]:
-    """``choices`` holds the current choices of each relation form field, by field name."""
+def describe(spec: ResourceSpec, choices: Choices, permissions: list[str]) -> dict[str, Any]:
+    """``choices`` holds the current choices of each relation form field, by field name;
+    ``permissions`` what the asking principal may do."""
     return {
         "name": spec.name,
         "label": spec.label,
@@ -75,7 +76,8 @@ def describe(spec: ResourceSpec, choices: Choices) -> dict[str, Any]:
             }
             for a in spec.actions
         },
-        "permissions": spec.permissions,
+        "endpoints": {e.name: {"name": e.name, "description": e.description} for e in spec.endpoints},
+        "permissions": permissions,
         "page_size": spec.page_size,
         "max_page_size": spec.max_page_size,
         "order_column": spec.order_column,

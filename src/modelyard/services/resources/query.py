@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
-from modelyard.services.resources.forms import as_int, as_str, show_value
+from modelyard.services.resources.forms import as_bool, as_int, as_str, show_value
 from modelyard.services.resources.spec import (
     Column,
     ColumnType,
@@ -204,6 +204,8 @@ def _scalar(spec: ResourceSpec, registry: ResourceRegistry, column: Column, valu
         bits = spec.int_bits(column)
     if kind in (ColumnType.INTEGER, ColumnType.TIMESTAMP):
         return as_int(value, what, bits)
+    if kind is ColumnType.BOOLEAN:
+        return as_bool(value, what)
     text = as_str(value, what)
     if kind is ColumnType.ENUM and text not in column.values:
         raise InvalidParameter(f"{what} is '{text}'; it must be one of: {', '.join(column.values)}.")

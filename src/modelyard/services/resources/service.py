@@ -1,8 +1,12 @@
 """The generic use cases behind every declared resource: describe, list, show, create, update, delete, act.
 
-Reads open their own read transaction and go through ``storage.resource_query``; writes go through
-the declaration's hooks, which call the owning service (so each write is that service's transaction
-and its business rules). Results are plain dicts keyed by column name, ready for any transport.
+Every use case acts for one principal. Reads open their own read transaction, go through
+``storage.resource_query`` and see only the rows the declaration's access policy lets the principal
+see: a row of another group is answered exactly like a missing one (404, same message). Writes check
+the policy on the row first (a viewer gets a 403 naming the role it lacks), then go through the
+declaration's hooks, which call the owning service with the principal (so each write is that
+service's transaction, its business rules, its own permission check and its audit event). Results are
+plain dicts keyed by column name, ready for any transport.
 """
 
 from __future__ import annotations
@@ -11,23 +15,45 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.errors import InvalidParameter, NotFound, PermissionDenied
+from modelyard.domain.identity import Principal
 from modelyard.services.resources import info, query
+from modelyard.services.resources.access import ADD, DELETE, EDIT, action_operation, describe
 from modelyard.services.resources.forms import Field, clean, show_value
-from modelyard.services.resources.spec import Action, Column, ManyToMany, ResourceRegistry, ResourceSpec
+from modelyard.services.resources.spec import (
+    Action,
+    Column,
+    Created,
+    ManyToMany,
+    ResourceRegistry,
+    ResourceSpec,
+)
 from modelyard.storage import resource_query as store
 
 if TYPE_CHECKING:
     from modelyard.services.container import Services
 
 
-class ResourceService:
-    """The use cases of one resource, ``registry.get(name)``, on the services in ``services``."""
+def _columns(spec: ResourceSpec, columns: list[Column]) -> list[tuple[str, store.SQLColumn]]:
+    """The primary key and ``columns`` (relation columns left out), as (name, SQL) to select."""
+    selected = {spec.primary_key: spec.attribute(spec.pk_column)}
+    selected.update({c.name: spec.attribute(c) for c in columns if not isinstance(c.relation, ManyToMany)})
+    return list(selected.items())
 
-    def __init__(self, services: Services, registry: ResourceRegistry, name: str) -> None:
+
+def _scope(spec: ResourceSpec, actor: Principal) -> list[Any]:
+    condition = spec.access.visible(actor)
+    return [] if condition is None else [condition]
+
+
+class ResourceService:
+    """The use cases of one resource, ``registry.get(name)``, done for ``actor``."""
+
+    def __init__(self, services: Services, registry: ResourceRegistry, name: str, actor: Principal) -> None:
         self.services = services
         self.registry = registry
         self.spec = registry.get(name)
+        self.actor = actor
 
     # ---- reading --------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -36,27 +62,33 @@ class ResourceService:
             for field in (*self.spec.add_fields, *self.spec.edit_fields):
                 if field.relation is not None and field.name not in choices:
                     choices[field.name] = self._choices(s, self.registry.get(field.relation))
-        return info.describe(self.spec, choices)
+        return info.describe(self.spec, choices, self.spec.permissions(self.actor))
 
     def list_items(self, request: query.ListRequest) -> dict[str, Any]:
         plan = query.plan(self.spec, self.registry, request)
-        listed = [c for c in self.spec.columns if c.listed]
         with self.services.db.read() as s:
-            rows, count = store.list_rows(
+            data, count = store.list_rows(
                 s,
                 self.spec.row,
+                columns=_columns(self.spec, [c for c in self.spec.columns if c.listed]),
                 conditions=plan.conditions,
                 order=plan.order,
                 offset=plan.offset,
                 limit=plan.limit,
+                scope=_scope(self.spec, self.actor),
             )
-            data = [_item(self.spec, row, listed) for row in rows]
         return {"data": data, "count": count}
 
     def get(self, raw_key: Any) -> dict[str, Any]:
         key = query.coerce_key(self.spec, raw_key)
         with self.services.db.read() as s:
             return self._show(s, key)
+
+    def endpoint(self, name: str) -> Any:
+        found = next((e for e in self.spec.endpoints if e.name == name), None)
+        if found is None:  # routes are built from the declaration: only a direct call gets here
+            raise NotFound(f"Resource '{self.spec.name}' has no endpoint '{name}'.")
+        return found.handler(self.services, self.actor)
 
     # ---- writing --------------------------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +97,15 @@ class ResourceService:
         values = clean(
             self.spec.add_fields, body, what=f"a new {self.spec.name}", partial=False, int_bits=self._int_bits
         )
-        key = self.spec.create(self.services, values)
-        return self.get(key)
+        if not self.spec.access.allowed(self.actor, ADD):
+            raise PermissionDenied(
+                f"Permission denied: creating a {self.spec.name} needs "
+                f"{self.spec.access.requirement(ADD)}; user '{self.actor.username}' does not have it."
+            )
+        out = self.spec.create(self.services, self.actor, values)
+        if isinstance(out, Created):
+            return {**self.get(out.key), **out.once}
+        return self.get(out)
 
     def update(self, raw_key: Any, body: dict[str, Any]) -> dict[str, Any]:
         if self.spec.update is None:
@@ -75,8 +114,8 @@ class ResourceService:
         values = clean(
             self.spec.edit_fields, body, what=f"{self.spec.name} {key}", partial=True, int_bits=self._int_bits
         )
-        self.get(key)  # a 404 for an unknown id whatever the hook's service would say
-        self.spec.update(self.services, key, values)
+        self._require(key, EDIT)  # a 404 for an unknown or hidden id whatever the hook's service would say
+        self.spec.update(self.services, self.actor, key, values)
         return self.get(key)
 
     def delete(self, raw_key: Any) -> dict[str, Any]:
@@ -84,8 +123,8 @@ class ResourceService:
         if self.spec.delete is None:
             raise InvalidParameter(f"Resource '{self.spec.name}' cannot be deleted through this API.")
         key = query.coerce_key(self.spec, raw_key)
-        before = self.get(key)
-        self.spec.delete(self.services, key)
+        before = self._require(key, DELETE)
+        self.spec.delete(self.services, self.actor, key)
         try:
             return self.get(key)
         except NotFound:
@@ -100,12 +139,13 @@ class ResourceService:
                 f'POST /{self.spec.name}/api/multi_action/{name} with {{"ids": [...]}}.'
             )
         key = query.coerce_key(self.spec, raw_key)
-        self.get(key)
-        action.handler(self.services, key)
+        self._require(key, action_operation(name))
+        action.handler(self.services, self.actor, key)
         return self.get(key)
 
     def multi_action(self, name: str, raw_ids: Any) -> dict[str, Any]:
-        """All or nothing for unknown ids: every id is checked before the action touches any."""
+        """All or nothing: every id is checked (it exists, is visible, may be acted on) before the
+        action touches any."""
         action = self._action(name)
         if not action.multiple:
             raise InvalidParameter(
@@ -113,16 +153,62 @@ class ResourceService:
                 f"GET /{self.spec.name}/api/action/{name}/<id>."
             )
         keys = self._keys(raw_ids)
-        pk = self.spec.attribute(self.spec.pk_column)
+        pk = self.spec.primary_attribute
         with self.services.db.read() as s:
-            found = store.existing_keys(s, pk, keys)
-        missing = [k for k in keys if k not in found]
+            found = store.existing_keys(s, pk, keys, _scope(self.spec, self.actor))
+            missing = [k for k in keys if k not in found]
+            hidden = sorted(store.existing_keys(s, pk, missing), key=str)
+            if not missing:
+                for key in keys:
+                    self._check(s, key, action_operation(name))
         if missing:
+            if hidden:
+                self._audit_hidden(hidden, action_operation(name))
             shown = ", ".join(str(k) for k in missing[:20])
             raise NotFound(f"No {self.spec.name} with id {shown} exists; the action was applied to none.")
         for key in keys:
-            action.handler(self.services, key)
+            action.handler(self.services, self.actor, key)
         return {"action": name, "ids": keys, "count": len(keys)}
+
+    # ---- checks ---------------------------------------------------------------------------------
+    def _require(self, key: Any, operation: str) -> dict[str, Any]:
+        """The item, after checking that the actor sees it and may do ``operation`` on it."""
+        with self.services.db.read() as s:
+            try:
+                item = self._show(s, key)
+            except NotFound as missing:
+                hidden = bool(store.existing_keys(s, self.spec.primary_attribute, [key]))
+                refusal = missing
+            else:
+                self._check(s, key, operation)
+                return item
+        if hidden:
+            self._audit_hidden([key], operation)
+        raise refusal
+
+    def _audit_hidden(self, keys: list[Any], operation: str) -> None:
+        """An attempt to change rows the actor cannot see (another group's): answered exactly like a missing
+        row, but recorded (in a transaction of its own) as the refused attempt it is."""
+        for key in keys:
+            self.services.audit.record_refusal(
+                actor=self.actor.username,
+                actor_id=self.actor.user_id,
+                action=operation,
+                resource_type=self.spec.name,
+                resource_id=str(key),
+                reason=f"{describe(operation, f'{self.spec.name} {key}')}: the user may not see it (another "
+                "group's or user's); answered as missing",
+            )
+
+    def _check(self, s: Session, key: Any, operation: str) -> None:
+        self.spec.access.check(
+            s,
+            self.actor,
+            primary_key=self.spec.primary_attribute,
+            key=key,
+            operation=operation,
+            what=f"{self.spec.name} {key}",
+        )
 
     def _int_bits(self, field: Field) -> int:
         if field.relation is None:
@@ -150,24 +236,32 @@ class ResourceService:
 
     # ---- rows to dicts --------------------------------------------------------------------------
     def _show(self, s: Session, key: Any) -> dict[str, Any]:
-        row = store.get_row(s, self.spec.row, key)
-        if row is None:
-            raise NotFound(f"No {self.spec.name} with {self.spec.primary_key}={key} exists.")
         shown = [c for c in self.spec.columns if c.shown]
-        item = _item(self.spec, row, [c for c in shown if not isinstance(c.relation, ManyToMany)])
+        item = store.get_row(
+            s,
+            self.spec.row,
+            columns=_columns(self.spec, shown),
+            primary_key=self.spec.primary_attribute,
+            key=key,
+            scope=_scope(self.spec, self.actor),
+        )
+        if item is None:
+            raise NotFound(f"No {self.spec.name} with {self.spec.primary_key}={key} exists.")
         for column in shown:
             if isinstance(column.relation, ManyToMany):
                 target = self.registry.get(column.relation.target)
                 rows, total = store.linked_rows(
                     s,
                     target.row,
-                    target.attribute(target.pk_column),
+                    target.primary_attribute,
                     column.relation.link,
                     key,
+                    columns=_columns(target, [c for c in target.columns if c.listed]),
                     order=query.plan(target, self.registry, query.ListRequest()).order,
                     limit=target.max_page_size,
+                    scope=_scope(target, self.actor),
                 )
-                item[column.name] = [_item(target, r, [c for c in target.columns if c.listed]) for r in rows]
+                item[column.name] = rows
                 item[f"{column.name}_count"] = total
         return item
 
@@ -175,11 +269,14 @@ class ResourceService:
         title = target.column(target.title_column or target.primary_key) or target.pk_column
         request = query.ListRequest(order_column=title.name, page_size=target.max_page_size)
         plan = query.plan(target, self.registry, request)
-        rows, _ = store.list_rows(s, target.row, conditions=[], order=plan.order, offset=0, limit=plan.limit)
-        return [{"id": getattr(r, target.primary_key), "value": getattr(r, title.name)} for r in rows]
-
-
-def _item(spec: ResourceSpec, row: Any, columns: list[Column]) -> dict[str, Any]:
-    item = {spec.primary_key: getattr(row, spec.primary_key)}
-    item.update({c.name: getattr(row, c.name) for c in columns})
-    return item
+        rows, _ = store.list_rows(
+            s,
+            target.row,
+            columns=_columns(target, [title]),
+            conditions=[],
+            order=plan.order,
+            offset=0,
+            limit=plan.limit,
+            scope=_scope(target, self.actor),
+        )
+        return [{"id": r[target.primary_key], "value": r[title.name]} for r in rows]

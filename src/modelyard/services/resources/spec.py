@@ -1,9 +1,11 @@
 """The declaration of a resource: what the generic resource API needs to list, show, edit and act on it.
 
 A ``ResourceSpec`` names an ORM row class, its columns (how each is listed, shown, filtered and
-ordered), the add/edit form fields, the actions, and hooks that create, update and delete through the
-services, so business rules stay in the services. Declarations are checked when they are built: a
-wrong declaration fails at import time, not on a user's request.
+ordered; a column may be an SQL expression over related rows), the add/edit form fields, the actions,
+extra read-only endpoints, the access policy (who sees and changes which rows), and hooks that create,
+update and delete through the services, so business rules stay in the services. Every hook receives
+the acting principal. Declarations are checked when they are built: a wrong declaration fails at
+import time, not on a user's request.
 """
 
 from __future__ import annotations
@@ -16,17 +18,30 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import BigInteger, Integer, SmallInteger
 from sqlalchemy.orm import QueryableAttribute
 
+from modelyard.domain.identity import Principal
+from modelyard.services.resources.access import Access, PlatformAdminOnly
 from modelyard.services.resources.forms import Field
-from modelyard.storage.resource_query import LIKE_OPS, Link, Op
+from modelyard.storage.resource_query import LIKE_OPS, Link, Op, SQLColumn
 
 if TYPE_CHECKING:
     from modelyard.services.container import Services
 
-CreateHook = Callable[["Services", dict[str, Any]], Any]
-"""Creates the item from cleaned form values; returns its primary key."""
-UpdateHook = Callable[["Services", Any, dict[str, Any]], None]
-DeleteHook = Callable[["Services", Any], None]
-ActionHandler = Callable[["Services", Any], None]
+CreateHook = Callable[["Services", Principal, dict[str, Any]], Any]
+"""Creates the item from cleaned form values; returns its primary key, or ``Created``."""
+UpdateHook = Callable[["Services", Principal, Any, dict[str, Any]], None]
+DeleteHook = Callable[["Services", Principal, Any], None]
+ActionHandler = Callable[["Services", Principal, Any], None]
+EndpointHandler = Callable[["Services", Principal], Any]
+RESERVED_PATHS = frozenset({"_info", "action", "multi_action"})
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What a create hook may return instead of a bare key: the key, and values shown once in the answer
+    to the create request only (a new token's secret), never stored where a later read finds them."""
+
+    key: Any
+    once: dict[str, Any] = field(default_factory=dict)
 
 
 class ColumnType(StrEnum):
@@ -34,6 +49,7 @@ class ColumnType(StrEnum):
     TEXT = "text"  # long text
     INTEGER = "integer"
     TIMESTAMP = "timestamp"  # integer milliseconds since the epoch
+    BOOLEAN = "boolean"
     ENUM = "enum"  # one of the column's ``values``
     JSON = "json"  # a JSON document: shown, never filtered or ordered
     RELATION = "relation"  # no value of its own: the rows linked through a many-to-many association
@@ -62,6 +78,7 @@ _DEFAULT_OPS: dict[ColumnType, tuple[Op, ...]] = {
     ColumnType.TEXT: (Op.CT, Op.NCT, Op.EQ, Op.NEQ),
     ColumnType.INTEGER: (Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF),
     ColumnType.TIMESTAMP: (Op.EQ, Op.NEQ, Op.GT, Op.LT),
+    ColumnType.BOOLEAN: (Op.EQ, Op.NEQ),
     ColumnType.ENUM: (Op.EQ, Op.NEQ, Op.INF),
     ColumnType.JSON: (),
     ColumnType.RELATION: (Op.REL_M_M,),
@@ -72,6 +89,7 @@ _TYPE_OPS: dict[ColumnType, frozenset[Op]] = {
     ColumnType.TEXT: LIKE_OPS | {Op.EQ, Op.NEQ},
     ColumnType.INTEGER: frozenset({Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF}),
     ColumnType.TIMESTAMP: frozenset({Op.EQ, Op.NEQ, Op.GT, Op.LT, Op.INF}),
+    ColumnType.BOOLEAN: frozenset({Op.EQ, Op.NEQ}),
     ColumnType.ENUM: frozenset({Op.EQ, Op.NEQ, Op.INF}),
     ColumnType.JSON: frozenset(),
     ColumnType.RELATION: frozenset({Op.REL_M_M}),
@@ -95,7 +113,9 @@ class ManyToMany:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column of the resource. ``ops`` defaults by type (see ``operators``)."""
+    """A column of the resource. ``ops`` defaults by type (see ``operators``). ``source``, when set, is
+    the SQL expression that computes the column (``storage.resource_query.lookup``); else the row class
+    has a column of this name."""
 
     name: str
     label: str
@@ -108,6 +128,7 @@ class Column:
     ops: tuple[Op, ...] | None = None
     values: tuple[str, ...] = ()
     relation: OneToMany | ManyToMany | None = None
+    source: SQLColumn | None = field(default=None, compare=False, repr=False)
 
     @property
     def operators(self) -> tuple[Op, ...]:
@@ -125,8 +146,10 @@ class Column:
             raise ValueError(f"{where}: an enum column needs its values")
         if (self.type is ColumnType.RELATION) != isinstance(self.relation, ManyToMany):
             raise ValueError(f"{where}: type RELATION goes with a ManyToMany relation, and only with it")
-        if self.type in (ColumnType.JSON, ColumnType.RELATION) and (self.orderable or self.listed):
-            raise ValueError(f"{where}: {self.type} columns can be neither listed nor ordered")
+        if self.type is ColumnType.RELATION and (self.orderable or self.listed):
+            raise ValueError(f"{where}: relation columns can be neither listed nor ordered")
+        if self.type is ColumnType.JSON and self.orderable:
+            raise ValueError(f"{where}: JSON columns cannot be ordered")
         allowed = set(_TYPE_OPS[self.type])
         if isinstance(self.relation, OneToMany):
             allowed |= {Op.REL_O_M, Op.NREL_O_M}
@@ -145,6 +168,15 @@ class Action:
     confirmation: str = ""
     single: bool = True
     multiple: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A read-only view of the resource beyond the generic ones: ``GET /<resource>/api/<name>``."""
+
+    name: str
+    description: str
+    handler: EndpointHandler
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,8 @@ class ResourceSpec:
     create: CreateHook | None = None
     update: UpdateHook | None = None
     delete: DeleteHook | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+    access: Access = field(default_factory=PlatformAdminOnly)
     page_size: int = 100
     max_page_size: int = 1000
     extra_permissions: tuple[str, ...] = ()
@@ -190,6 +224,9 @@ class ResourceSpec:
             raise ValueError(f"{where}: a create or update hook needs its form fields")
         if len({a.name for a in self.actions}) != len(self.actions):
             raise ValueError(f"{where}: action names repeat")
+        paths = [e.name for e in self.endpoints]
+        if len(set(paths)) != len(paths) or RESERVED_PATHS & set(paths):
+            raise ValueError(f"{where}: endpoint names repeat or take one of {sorted(RESERVED_PATHS)}")
 
     def _check_columns(self, where: str) -> None:
         if len(self._by_name) != len(self.columns):
@@ -215,7 +252,13 @@ class ResourceSpec:
     def column(self, name: str) -> Column | None:
         return self._by_name.get(name)
 
-    def attribute(self, column: Column) -> QueryableAttribute[Any]:
+    def attribute(self, column: Column) -> SQLColumn:
+        """What the column reads: its ``source`` expression, else the row's column of that name."""
+        if column.source is not None:
+            return column.source
+        return self.key_attribute(column)
+
+    def key_attribute(self, column: Column) -> QueryableAttribute[Any]:
         attr = getattr(self.row, column.name, None)
         if not isinstance(attr, QueryableAttribute):
             raise ValueError(f"resource {self.name!r}: {self.row.__name__} has no column {column.name!r}")
@@ -239,10 +282,19 @@ class ResourceSpec:
         return next((a for a in self.actions if a.name == name), None)
 
     @property
-    def permissions(self) -> list[str]:
-        hooks = (("can_add", self.create), ("can_edit", self.update), ("can_delete", self.delete))
-        granted = ["can_list", "can_show"] + [name for name, hook in hooks if hook is not None]
-        granted += [f"can_action_{a.name}" for a in self.actions]
+    def primary_attribute(self) -> QueryableAttribute[Any]:
+        return self.key_attribute(self.pk_column)
+
+    def permissions(self, actor: Principal) -> list[str]:
+        """What ``actor`` may do with the resource (on some of its rows), by cube-studio's names."""
+        if not self.access.allowed(actor, "read"):
+            return []
+        hooks = (("add", self.create), ("edit", self.update), ("delete", self.delete))
+        granted = ["can_list", "can_show"]
+        granted += [f"can_{op}" for op, hook in hooks if hook is not None and self.access.allowed(actor, op)]
+        granted += [
+            f"can_action_{a.name}" for a in self.actions if self.access.allowed(actor, f"action:{a.name}")
+        ]
         return granted + list(self.extra_permissions)
 
     @property

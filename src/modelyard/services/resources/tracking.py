@@ -1,16 +1,22 @@
 """Declarations of the tracking resources: ``project``, ``experiment``, ``run`` and ``dataset``.
 
 Each hook is one call into the service that owns the rule (``ExperimentService``, ``TrackingService``,
-the project functions); nothing here writes rows itself. Experiments and runs are deleted softly
-(lifecycle stage ``deleted``) and can be restored; projects are deleted for good, and only when empty;
-datasets are read-only (the tracking API logs them), and show the runs that used them.
+the project functions), made for the acting principal; nothing here writes rows itself. Experiments and
+runs are deleted softly (lifecycle stage ``deleted``) and can be restored; projects are deleted for
+good, and only when empty; datasets are read-only (the tracking API logs them), and show the runs that
+used them.
+
+Every row belongs to the group of its project (``GROUP_PATHS``): members of the group read it
+(``viewer``), change it (``member``); renaming or deleting a project needs the group's ``admin``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from modelyard.domain.identity import Principal, Role
 from modelyard.domain.tracking import LifecycleStage, RunStatus
+from modelyard.services.resources.access import DELETE, EDIT, GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
 from modelyard.services.resources.projects import MAX_PROJECT_NAME_LENGTH, delete_project, update_project
 from modelyard.services.resources.spec import (
@@ -22,7 +28,7 @@ from modelyard.services.resources.spec import (
     ResourceSpec,
 )
 from modelyard.storage.orm import DatasetRow, ExperimentRow, ProjectRow, RunInputRow, RunRow
-from modelyard.storage.resource_query import Link
+from modelyard.storage.resource_query import GroupPath, Hop, Link
 
 if TYPE_CHECKING:
     from modelyard.services.container import Services
@@ -30,6 +36,17 @@ if TYPE_CHECKING:
 _NOT_BLANK = Regexp(r"(?s).*\S.*", "it must not be blank.")
 _STAGES = tuple(s.value for s in LifecycleStage)
 _MS = "Milliseconds since the epoch."
+
+_TO_PROJECT = Hop(ExperimentRow.project_id, ProjectRow.id)
+_TO_EXPERIMENT = {row: Hop(row.experiment_id, ExperimentRow.experiment_id) for row in (RunRow, DatasetRow)}
+GROUP_PATHS = {
+    "project": GroupPath(ProjectRow.group_id),
+    "experiment": GroupPath(ProjectRow.group_id, (_TO_PROJECT,)),
+    "run": GroupPath(ProjectRow.group_id, (_TO_EXPERIMENT[RunRow], _TO_PROJECT)),
+    "dataset": GroupPath(ProjectRow.group_id, (_TO_EXPERIMENT[DatasetRow], _TO_PROJECT)),
+}
+"""How each tracking row reaches its group: project directly, experiment through its project, runs and
+datasets through their experiment's project."""
 
 
 def _name_field(what: str, max_length: int) -> Field:
@@ -53,21 +70,31 @@ def _stage_column() -> Column:
 
 
 # ---- project -----------------------------------------------------------------------------------
-def _create_project(svc: Services, values: dict[str, Any]) -> int:
-    return svc.experiments.create_project(name=values["name"], description=values.get("description", "")).id
+def _create_project(svc: Services, actor: Principal, values: dict[str, Any]) -> int:
+    project = svc.experiments.create_project(
+        actor, name=values["name"], description=values.get("description", ""), group=values.get("group_id")
+    )
+    return project.id
 
 
-def _update_project(svc: Services, key: Any, values: dict[str, Any]) -> None:
-    update_project(svc.db, key, name=values.get("name"), description=values.get("description"))
+def _update_project(svc: Services, actor: Principal, key: Any, values: dict[str, Any]) -> None:
+    update_project(svc.db, actor, key, name=values.get("name"), description=values.get("description"))
 
 
-def _delete_project(svc: Services, key: Any) -> None:
-    delete_project(svc.db, key)
+def _delete_project(svc: Services, actor: Principal, key: Any) -> None:
+    delete_project(svc.db, actor, key)
 
 
 _PROJECT_FIELDS = (
     _name_field("project", MAX_PROJECT_NAME_LENGTH),
     Field("description", "Description", FieldType.TEXT, "What the project is for.", default=""),
+)
+_GROUP_FIELD = Field(
+    "group_id",
+    "Group",
+    FieldType.INTEGER,
+    "The group that owns the project (you need the 'member' role in it); by default your first group.",
+    relation="group",
 )
 
 PROJECT = ResourceSpec(
@@ -81,21 +108,26 @@ PROJECT = ResourceSpec(
         Column("id", "Id", ColumnType.INTEGER),
         Column("name", "Name"),
         Column("description", "Description", ColumnType.TEXT),
+        Column(
+            "group_id", "Group", ColumnType.INTEGER, "The owning group's id.", relation=OneToMany("group")
+        ),
         Column("created_at", "Created", ColumnType.TIMESTAMP, _MS),
         Column("updated_at", "Updated", ColumnType.TIMESTAMP, _MS),
     ),
     order_column="created_at",
-    add_fields=_PROJECT_FIELDS,
+    add_fields=(*_PROJECT_FIELDS, _GROUP_FIELD),
     edit_fields=_PROJECT_FIELDS,
     create=_create_project,
     update=_update_project,
     delete=_delete_project,
+    access=GroupScoped(GROUP_PATHS["project"], roles={EDIT: Role.ADMIN, DELETE: Role.ADMIN}),
 )
 
 
 # ---- experiment --------------------------------------------------------------------------------
-def _create_experiment(svc: Services, values: dict[str, Any]) -> int:
+def _create_experiment(svc: Services, actor: Principal, values: dict[str, Any]) -> int:
     eid = svc.experiments.create_experiment(
+        actor,
         name=values["name"],
         artifact_location=values.get("artifact_location"),
         project=values.get("project_id"),
@@ -103,16 +135,16 @@ def _create_experiment(svc: Services, values: dict[str, Any]) -> int:
     return int(eid)
 
 
-def _rename_experiment(svc: Services, key: Any, values: dict[str, Any]) -> None:
-    svc.experiments.rename_experiment(key, values["name"])
+def _rename_experiment(svc: Services, actor: Principal, key: Any, values: dict[str, Any]) -> None:
+    svc.experiments.rename_experiment(actor, key, values["name"])
 
 
-def _delete_experiment(svc: Services, key: Any) -> None:
-    svc.experiments.set_lifecycle(key, LifecycleStage.DELETED)
+def _delete_experiment(svc: Services, actor: Principal, key: Any) -> None:
+    svc.experiments.set_lifecycle(actor, key, LifecycleStage.DELETED)
 
 
-def _restore_experiment(svc: Services, key: Any) -> None:
-    svc.experiments.set_lifecycle(key, LifecycleStage.ACTIVE)
+def _restore_experiment(svc: Services, actor: Principal, key: Any) -> None:
+    svc.experiments.set_lifecycle(actor, key, LifecycleStage.ACTIVE)
 
 
 EXPERIMENT = ResourceSpec(
@@ -164,20 +196,21 @@ EXPERIMENT = ResourceSpec(
     create=_create_experiment,
     update=_rename_experiment,
     delete=_delete_experiment,
+    access=GroupScoped(GROUP_PATHS["experiment"]),
 )
 
 
 # ---- run ---------------------------------------------------------------------------------------
-def _update_run(svc: Services, key: Any, values: dict[str, Any]) -> None:
-    svc.tracking.update_run(key, status=values.get("status"), run_name=values.get("name"))
+def _update_run(svc: Services, actor: Principal, key: Any, values: dict[str, Any]) -> None:
+    svc.tracking.update_run(actor, key, status=values.get("status"), run_name=values.get("name"))
 
 
-def _delete_run(svc: Services, key: Any) -> None:
-    svc.tracking.set_run_lifecycle(key, LifecycleStage.DELETED)
+def _delete_run(svc: Services, actor: Principal, key: Any) -> None:
+    svc.tracking.set_run_lifecycle(actor, key, LifecycleStage.DELETED)
 
 
-def _restore_run(svc: Services, key: Any) -> None:
-    svc.tracking.set_run_lifecycle(key, LifecycleStage.ACTIVE)
+def _restore_run(svc: Services, actor: Principal, key: Any) -> None:
+    svc.tracking.set_run_lifecycle(actor, key, LifecycleStage.ACTIVE)
 
 
 _STATUSES = tuple(s.value for s in RunStatus)
@@ -223,6 +256,7 @@ RUN = ResourceSpec(
     ),
     update=_update_run,
     delete=_delete_run,
+    access=GroupScoped(GROUP_PATHS["run"]),
 )
 
 
@@ -255,6 +289,7 @@ DATASET = ResourceSpec(
         ),
     ),
     order_column="created_at",
+    access=GroupScoped(GROUP_PATHS["dataset"]),
 )
 
 TRACKING_RESOURCES = (PROJECT, EXPERIMENT, RUN, DATASET)

@@ -1,0 +1,190 @@
+"""Authentication of every request, as pure ASGI middleware in front of the routers.
+
+Accepted credentials: ``Authorization: Bearer <token>``, HTTP Basic (what the mlflow client sends
+for MLFLOW_TRACKING_USERNAME/PASSWORD; the password may be a token), and cube-studio's
+``Authorization: <username>|<token>`` (the token must belong to that user). The principal is put in
+``request.state.principal``. Refusals are answered 401 in the surface's error shape and audited.
+With auth disabled (``--no-auth``, loopback only) every request acts as the system principal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelyard.api.errors import is_mlflow_path
+from modelyard.domain.errors import Unauthenticated
+from modelyard.domain.identity import Principal
+from modelyard.services import Services
+
+log = logging.getLogger("modelyard.auth")
+
+PUBLIC_PATHS = frozenset(
+    {"/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
+)
+_SYSTEM = Principal.system()
+REFUSAL_AUDIT_INTERVAL_S = 5.0
+
+
+class Credentials:
+    """What the Authorization header claims: a token, or a username with a secret."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        secret: str | None = None,
+        pipe: bool = False,
+    ) -> None:
+        self.token = token
+        self.username = username
+        self.secret = secret
+        self.pipe = pipe
+
+
+def parse_authorization(header: str | None) -> Credentials:
+    if not header or not header.strip():
+        raise Unauthenticated(
+            "Authentication required: send 'Authorization: Bearer <token>' (create one with "
+            "`modelyard tokens create`), or HTTP Basic credentials."
+        )
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return Credentials(token=value.strip())
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated(
+                "Malformed Basic credentials: expected base64 of 'username:password'."
+            ) from None
+        username, sep, secret = decoded.partition(":")
+        if not sep or not username:
+            raise Unauthenticated("Malformed Basic credentials: expected base64 of 'username:password'.")
+        return Credentials(username=username, secret=secret)
+    if "|" in header and " " not in header.strip():
+        username, _, token = header.strip().partition("|")
+        if username and token:
+            return Credentials(username=username, token=token, pipe=True)
+    raise Unauthenticated(
+        "Unsupported Authorization header: use 'Bearer <token>', 'Basic <base64>' or '<username>|<token>'."
+    )
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+        # (claimed user, client address) -> (time of the last audited refusal, refusals since)
+        self._refusals: dict[tuple[str, str], tuple[float, int]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        if not self.services.settings.auth or scope["path"] in PUBLIC_PATHS:
+            state["principal"] = _SYSTEM
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        try:
+            state["principal"] = await self._authenticate(header)
+        except Unauthenticated as exc:
+            await self._refuse(scope, send, exc.message, header)
+            return
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, header: str | None) -> Principal:
+        creds = parse_authorization(header)
+        identity = self.services.identity
+        if creds.token is not None:
+            principal = identity.cached(creds.token)
+            if principal is None:
+                principal = await run_in_threadpool(identity.authenticate_token, creds.token)
+            if creds.pipe and principal.username != creds.username:
+                raise Unauthenticated(
+                    "The token does not belong to the user named in the Authorization header."
+                )
+            return principal
+        assert creds.username is not None and creds.secret is not None
+        return await run_in_threadpool(identity.authenticate_password, creds.username, creds.secret)
+
+    async def _refuse(self, scope: Scope, send: Send, message: str, header: str | None) -> None:
+        path = scope.get("path", "")
+        claimed = "anonymous"
+        try:
+            creds = parse_authorization(header)
+            claimed = creds.username or "token"
+        except Unauthenticated:
+            pass
+        client = scope.get("client") or ("?", 0)
+        suppressed = self._throttle((claimed, str(client[0])))
+        if suppressed is None:
+            await self._answer_401(path, send, message)
+            return
+        if suppressed:
+            message_for_audit = (
+                f"{message} (and {suppressed} more refusals for this client since the last event)"
+            )
+        else:
+            message_for_audit = message
+        try:
+            await run_in_threadpool(
+                self.services.audit.record_refusal,
+                actor=claimed,
+                actor_id=None,
+                action=f"{scope.get('method', '')} {path}",
+                resource_type="authentication",
+                resource_id=path,
+                reason=message_for_audit,
+                outcome="unauthenticated",
+            )
+        except Exception:  # an audit failure must not turn a 401 into a 500
+            log.exception("could not audit a refused request")
+        await self._answer_401(path, send, message)
+
+    def _throttle(self, key: tuple[str, str]) -> int | None:
+        """Audit at most one refusal per client and claimed user every few seconds, so a flood of bad
+        requests cannot grow the audit table without bound or starve real writes of the chain's lock.
+        Returns None to skip this one, else how many were skipped since the last audited one."""
+        now = time.monotonic()
+        last, skipped = self._refusals.get(key, (0.0, 0))
+        if now - last < REFUSAL_AUDIT_INTERVAL_S:
+            self._refusals[key] = (last, skipped + 1)
+            return None
+        if len(self._refusals) > 10_000:
+            self._refusals.clear()
+        self._refusals[key] = (now, 0)
+        return skipped
+
+    async def _answer_401(self, path: str, send: Send, message: str) -> None:
+        body: dict[str, object]
+        if is_mlflow_path(path):
+            body = {"error_code": "UNAUTHENTICATED", "message": message}
+        else:
+            body = {"status": 401, "message": message, "error_code": "UNAUTHENTICATED", "result": {}}
+        payload = orjson.dumps(body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"www-authenticate", b'Basic realm="modelyard", Bearer'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
