@@ -26,12 +26,12 @@ def record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event for a successful change, in the same transaction as the change."""
+) -> None:
+    """Record one event for a successful change; it joins the chain when the change commits."""
     changes = diff(before, after) if before is not None or after is not None else {}
     if details:
         changes["details"] = redact(dict(details))
-    return audit_store.append(
+    audit_store.queue(
         session,
         AuditEvent(
             seq=0,

@@ -98,7 +98,7 @@ class ExperimentService:
     ) -> Project:
         name = _validate_name(name, "project", MAX_PROJECT_NAME_LENGTH)
         with self.db.write() as s:
-            group_id = self._group_id(s, actor, group)
+            group_id = self.group_for(s, actor, group)
             actor.require(group_id, Role.MEMBER, what=f"Group {group}")
             if s.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
                 raise AlreadyExists(f"Project(name={name}) already exists.")
@@ -128,7 +128,7 @@ class ExperimentService:
             return _project(row)
 
     @staticmethod
-    def _group_id(s: Session, actor: Principal, group: int | str | None) -> int:
+    def group_for(s: Session, actor: Principal, group: int | str | None) -> int:
         if group is None:
             writable = actor.writable_groups()
             stmt = select(GroupRow.id).order_by(GroupRow.name != DEFAULT_GROUP_NAME, GroupRow.name)
@@ -153,7 +153,7 @@ class ExperimentService:
         self, s: Session, actor: Principal, project: int | str | None
     ) -> ProjectRow:
         if project is None:
-            gid = self._group_id(s, actor, None)
+            gid = self.group_for(s, actor, None)
             group_name = s.scalar(select(GroupRow.name).where(GroupRow.id == gid))
             name = DEFAULT_PROJECT_NAME if group_name == DEFAULT_GROUP_NAME else group_name
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == name, ProjectRow.group_id == gid))

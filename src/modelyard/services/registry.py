@@ -71,7 +71,7 @@ class RegistryService(ModelVersionOps):
             with self.db.write() as s:
                 if repo.model_row(s, name) is not None:
                     raise _exists(name)
-                group_id = ExperimentService._group_id(s, actor, group)
+                group_id = ExperimentService.group_for(s, actor, group)
                 actor.require(group_id, Role.MEMBER, what=f"Group {group}")
                 now = now_ms()
                 row = RegisteredModelRow(

@@ -15,6 +15,28 @@ from modelyard.storage.orm import AuditEventRow, AuditHeadRow
 _HEAD_ID = 1
 
 
+_PENDING = "modelyard.audit.pending"
+
+
+def queue(session: Session, event: AuditEvent) -> None:
+    """Add ``event`` to the chain when the session's transaction commits (see ``append_queued``)."""
+    session.info.setdefault(_PENDING, []).append(event)
+
+
+def append_queued(session: Session) -> None:
+    """Before a commit: flush the transaction's own changes, then append its queued events.
+
+    Taking the chain's head lock last, after every row lock the transaction needs, gives all writers
+    one lock order, so two transactions can never deadlock over the head and a contended row; and the
+    head is held only for the few statements that append.
+    """
+    events = session.info.pop(_PENDING, None)
+    if events:
+        session.flush()
+        for event in events:
+            append(session, event)
+
+
 def append(session: Session, event: AuditEvent) -> AuditEvent:
     """Add ``event`` (its seq, prev_hash and hash are filled here) at the end of the chain.
 

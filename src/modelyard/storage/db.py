@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from modelyard.storage import audit
+
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 
@@ -68,6 +70,8 @@ class Database:
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # audit events recorded during a write transaction join the chain just before it commits
+        event.listen(self._write_sessions, "before_commit", audit.append_queued)
 
     @property
     def dialect(self) -> str:
