@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import audit, db, experiments, groups, runs, server, tokens, users
+from modelyard.cli import audit, db, experiments, groups, models, runs, serve_model, server, tokens, users
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="modelyard: a self-hosted ML lifecycle platform."
@@ -41,9 +41,12 @@ def root(
 
 
 app.command("server")(server.server)
+app.command("serve-model")(serve_model.serve_model)
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
+app.add_typer(models.datasets_app, name="datasets")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(groups.app, name="groups")

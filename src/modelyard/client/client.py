@@ -23,6 +23,7 @@ from modelyard.client.batching import split_batch
 from modelyard.client.capture import capture_code_version, capture_environment
 from modelyard.client.config import authorization, default_url
 from modelyard.client.errors import ModelyardError
+from modelyard.client.registry import Registry
 from modelyard.client.resources import Resources
 from modelyard.client.transport import Transport
 from modelyard.schemas import CodeVersion, Environment, Experiment, FileInfo, Metric, Run, RunInfo
@@ -40,8 +41,8 @@ class Client:
     ``url`` defaults to ``default_url()``; credentials to ``token`` (with ``username``: sent in
     cube-studio's ``<username>|<token>`` form), else the environment and the user's config file (see
     ``modelyard.client.config``). ``resources`` is the generic resource API, ``admin`` users, groups,
-    tokens and the audit trail on top of it. Failed calls raise ``ModelyardError``. Use as a context
-    manager, or call ``close()``.
+    tokens and the audit trail on top of it, ``registry`` the model registry. Failed calls raise
+    ``ModelyardError``. Use as a context manager, or call ``close()``.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class Client:
         )
         self.resources = Resources(self._http)
         self.admin = Admin(self.resources)
+        self.registry = Registry(self._http, self.resources)
 
     def close(self) -> None:
         self._http.close()

@@ -10,6 +10,7 @@ from modelyard.services.resources.access import Access, GroupScoped, OwnerScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Range, Regexp
 from modelyard.services.resources.identity import IDENTITY_RESOURCES
 from modelyard.services.resources.query import ListRequest
+from modelyard.services.resources.registry import REGISTRY_RESOURCES
 from modelyard.services.resources.service import ResourceService
 from modelyard.services.resources.spec import (
     Action,
@@ -28,7 +29,7 @@ from modelyard.storage.resource_query import GroupPath, Hop, Link, Op
 
 def default_registry() -> ResourceRegistry:
     """Every resource modelyard serves under ``/<name>/api/``."""
-    return ResourceRegistry(TRACKING_RESOURCES + IDENTITY_RESOURCES)
+    return ResourceRegistry(TRACKING_RESOURCES + IDENTITY_RESOURCES + REGISTRY_RESOURCES)
 
 
 __all__ = [

@@ -1,0 +1,317 @@
+"""Quick check of the serving hot path: `modelyard serve-model` vs. a bare uvicorn + orjson + predict app.
+
+The full benchmark (bench/serving/bench.py) compares with mlflow and MLServer too; this one answers one
+question fast, with nothing but this repository's .venv: how close is one serve-model process to the
+practical limit of Python serving, per protocol? It
+
+1. trains the benchmark's model (GradientBoostingClassifier, 100 trees, 20 features, seeded) and saves it
+   twice: a joblib file for the bare app and a model directory (tensor signature float64 [-1, 20]);
+2. starts both servers (one worker each) on free loopback ports, and measures cold start (launch to the
+   first 200 on a prediction) for serve-model;
+3. drives each endpoint in turn with 1-row JSON requests for ``--seconds`` at ``--connections``, with wrk
+   when it is installed (2 threads), else with a small asyncio keep-alive client, for ``--rounds``
+   interleaved rounds (so a busy machine hurts every target alike), and prints medians and ratios.
+
+    .venv/bin/python bench/serving/quick_compare.py                  # about a minute
+    .venv/bin/python bench/serving/quick_compare.py --rounds 5 --seconds 10 --batch
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import joblib
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+BARE_APP = """
+import os
+
+import joblib
+import numpy as np
+import orjson
+
+MODEL = joblib.load(os.environ["BARE_MODEL_PATH"])
+HEADERS = [(b"content-type", b"application/json")]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if scope["path"] == "/predict":
+        X = np.asarray(orjson.loads(body)["inputs"], dtype=np.float64)
+        payload = orjson.dumps({"predictions": MODEL.predict(X)}, option=orjson.OPT_SERIALIZE_NUMPY)
+    else:
+        payload = b"{}"
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": payload})
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    body: bytes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def train(work: Path) -> tuple[Path, Path, list[float]]:
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from modelyard.models import save_model
+
+    x, y = make_classification(n_samples=2000, n_features=20, n_informative=10, n_redundant=4, random_state=0)
+    model = GradientBoostingClassifier(n_estimators=100, random_state=0).fit(x, y)
+    joblib.dump(model, work / "model.joblib")
+    save_model(model, work / "model", input_example=x[:1])
+    return work / "model.joblib", work / "model", x[7].tolist()
+
+
+@contextlib.contextmanager
+def process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(url: str, body: bytes, timeout: float = 60.0) -> float:
+    """Seconds until ``url`` answers 200 to ``body``."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        with contextlib.suppress(httpx.HTTPError):
+            if (
+                httpx.post(
+                    url, content=body, headers={"content-type": "application/json"}, timeout=2
+                ).status_code
+                == 200
+            ):
+                return time.perf_counter() - started
+        time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+
+
+def serve_model_argv(model_dir: Path, port: int, extra: list[str]) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "modelyard.cli.serve_model",
+        "--model-uri",
+        str(model_dir),
+        "--port",
+        str(port),
+        *extra,
+    ]
+
+
+# -- load generators ---------------------------------------------------------------------------------------
+
+
+def run_wrk(target: Target, *, seconds: int, connections: int, work: Path) -> float:
+    body = work / f"{target.name}.json"
+    body.write_bytes(target.body)
+    script = work / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("NON2XX %d\\n", summary.errors.status))\nend\n'
+    )
+    threads = min(2, connections)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), target.url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if int(re.search(r"NON2XX (\d+)", out).group(1)):  # type: ignore[union-attr]
+        raise RuntimeError(f"{target.name}: non-2xx answers during the run:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+async def _python_load(target: Target, seconds: int, connections: int) -> float:
+    host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", target.url).groups()  # type: ignore[union-attr]
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(target.body)}\r\n\r\n"
+    ).encode() + target.body
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{target.name}: {head[:40]!r}")
+            length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.perf_counter() - started)
+
+
+def measure(target: Target, *, seconds: int, connections: int, work: Path) -> float:
+    if shutil.which("wrk"):
+        return run_wrk(target, seconds=seconds, connections=connections, work=work)
+    return asyncio.run(_python_load(target, seconds, connections))
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=5, help="length of each measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--batch", action="store_true", help="also measure serve-model with batching at 64 connections"
+    )
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument(
+        "--serve-arg", action="append", default=[], help="extra serve-model argument (repeatable)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="quick-compare-") as tmp:
+        work = Path(tmp)
+        joblib_path, model_dir, row = train(work)
+        (work / "bare_app.py").write_text(textwrap.dedent(BARE_APP))
+        bodies = {
+            "mlflow": json.dumps({"inputs": [row]}).encode(),
+            "v2": json.dumps(
+                {"inputs": [{"name": "x", "shape": [1, 20], "datatype": "FP64", "data": row}]}
+            ).encode(),
+            "seldon": json.dumps({"data": {"ndarray": [row]}}).encode(),
+        }
+
+        cold = []
+        for _ in range(args.cold_runs):
+            port = free_port()
+            with process(serve_model_argv(model_dir, port, args.serve_arg)):
+                cold.append(wait_for(f"http://127.0.0.1:{port}/invocations", bodies["mlflow"]))
+
+        bare_port, my_port = free_port(), free_port()
+        bare_argv = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        bare_env = {"BARE_MODEL_PATH": str(joblib_path), "PYTHONPATH": str(work)}
+        with process(bare_argv, bare_env), process(serve_model_argv(model_dir, my_port, args.serve_arg)):
+            targets = [
+                Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"]),
+                Target("mlflow", f"http://127.0.0.1:{my_port}/invocations", bodies["mlflow"]),
+                Target("v2", f"http://127.0.0.1:{my_port}/v2/models/model/infer", bodies["v2"]),
+                Target("seldon", f"http://127.0.0.1:{my_port}/api/v1.0/predictions", bodies["seldon"]),
+            ]
+            for target in targets:
+                wait_for(target.url, target.body)
+                measure(target, seconds=1, connections=args.connections, work=work)  # warm up
+            results: dict[str, list[float]] = {t.name: [] for t in targets}
+            for _ in range(args.rounds):
+                for target in targets:
+                    results[target.name].append(
+                        measure(target, seconds=args.seconds, connections=args.connections, work=work)
+                    )
+
+        batch: list[float] = []
+        bare64: list[float] = []
+        if args.batch:
+            port, bare_port = free_port(), free_port()
+            batch_argv = serve_model_argv(
+                model_dir, port, ["--max-batch-size", "64", "--max-batch-wait-ms", "2", *args.serve_arg]
+            )
+            bare_argv[bare_argv.index("--port") + 1] = str(bare_port)
+            with process(batch_argv), process(bare_argv, bare_env):
+                batched = Target("batched", f"http://127.0.0.1:{port}/invocations", bodies["mlflow"])
+                bare = Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"])
+                wait_for(batched.url, batched.body)
+                wait_for(bare.url, bare.body)
+                for _ in range(args.rounds):
+                    batch.append(measure(batched, seconds=args.seconds, connections=64, work=work))
+                    bare64.append(measure(bare, seconds=args.seconds, connections=64, work=work))
+
+    tool = "wrk -t2" if shutil.which("wrk") else "asyncio client"
+    print(
+        f"\n1-row requests, GradientBoostingClassifier (100 trees x 20 features), {args.connections} connections, {tool}"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
+    base = statistics.median(results["bare"])
+    print(f"{'target':<28}{'req/s (median)':>16}{'vs bare':>10}   rounds")
+    for name, values in results.items():
+        label = "bare uvicorn+orjson+predict" if name == "bare" else f"serve-model {name}"
+        med = statistics.median(values)
+        print(f"{label:<28}{med:>16,.0f}{med / base:>9.0%}   {', '.join(f'{v:,.0f}' for v in values)}")
+    if batch:
+        b, b64 = statistics.median(batch), statistics.median(bare64)
+        print(
+            f"\n64 connections: serve-model with batching {b:,.0f} req/s vs bare {b64:,.0f} req/s ({b / b64:.2f}x)"
+        )
+    print(
+        f"\ncold start (launch to first 200, python -m modelyard.cli.serve_model): median {statistics.median(cold):.2f} s "
+        f"({', '.join(f'{c:.2f}' for c in cold)})"
+    )
+
+
+if __name__ == "__main__":
+    main()

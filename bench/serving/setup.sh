@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Environments for the serving benchmark. Idempotent: each step does nothing when already done.
+#
+#  1. .bench-venv/ (git-ignored): mlflow==3.17.2 + httpx, made by bench/tracking/setup.sh. The harness,
+#     the model trainer and `mlflow models serve --env-manager local` run from it. Left untouched here.
+#  2. .bench-venv/serving/ (git-ignored, nested so the existing ignore rule covers it): MLServer 1.7.1 +
+#     mlserver-sklearn, and the bare uvicorn app (uvicorn, uvloop, httptools, orjson). A separate venv
+#     because mlserver 1.7.1 pins fastapi<0.116 / starlette<0.47, which would downgrade the fastapi 0.165 /
+#     starlette 1.10 that mlflow 3.17.2 runs on in venv 1. scikit-learn, numpy and joblib are pinned to the
+#     versions in venv 1, so the pickled models load identically in both.
+#  3. wrk (the load generator), from apt if it is missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${BENCH_VENV:-$ROOT/.bench-venv}"
+SERVING_VENV="${BENCH_SERVING_VENV:-$VENV/serving}"
+MLSERVER_VERSION="1.7.1"
+# uvloop >= 0.22 raises from asyncio.get_event_loop() in a fresh process, which kills MLServer 1.7.1's
+# inference worker at start ("There is no current event loop"); 0.21.0 is what MLServer 1.7 was built with.
+UVLOOP_VERSION="0.21.0"
+PYTHON="${PYTHON:-python3}"
+
+# 1. mlflow venv
+bash "$ROOT/bench/tracking/setup.sh"
+
+# 3. wrk
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "setup: installing wrk with apt-get"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq wrk
+fi
+command -v wrk >/dev/null 2>&1 || { echo "setup: wrk is missing and could not be installed" >&2; exit 1; }
+
+# 2. MLServer + bare-app venv, with the model libraries at venv 1's versions
+pins="$("$VENV/bin/python" - <<'PY'
+from importlib.metadata import version
+print(" ".join(f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "joblib", "scipy")))
+PY
+)"
+
+have_serving() {
+    [ -x "$SERVING_VENV/bin/python" ] || return 1
+    "$SERVING_VENV/bin/python" - "$MLSERVER_VERSION" "uvloop==$UVLOOP_VERSION" $pins <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("mlserver") == sys.argv[1]
+assert version("mlserver-sklearn") == sys.argv[1]
+for pin in sys.argv[2:]:
+    name, want = pin.split("==")
+    assert version(name) == want, (name, version(name), want)
+import orjson, uvicorn, uvloop, httptools  # noqa: F401,E401
+PY
+}
+
+if have_serving; then
+    echo "setup: $SERVING_VENV already has mlserver==$MLSERVER_VERSION, mlserver-sklearn, uvicorn, uvloop==$UVLOOP_VERSION, orjson ($pins)"
+    exit 0
+fi
+if [ ! -x "$SERVING_VENV/bin/python" ]; then
+    echo "setup: creating $SERVING_VENV"
+    "$PYTHON" -m venv "$SERVING_VENV"
+fi
+"$SERVING_VENV/bin/python" -m pip install --quiet --upgrade pip
+echo "setup: installing mlserver==$MLSERVER_VERSION mlserver-sklearn, uvicorn, uvloop==$UVLOOP_VERSION, httptools, orjson ($pins)"
+# shellcheck disable=SC2086
+"$SERVING_VENV/bin/python" -m pip install --quiet \
+    "mlserver==$MLSERVER_VERSION" "mlserver-sklearn==$MLSERVER_VERSION" \
+    uvicorn "uvloop==$UVLOOP_VERSION" httptools orjson $pins
+have_serving || { echo "setup: $SERVING_VENV is incomplete" >&2; exit 1; }
+echo "setup: done"
