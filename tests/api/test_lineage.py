@@ -231,6 +231,17 @@ def test_the_resource_api_shows_a_versions_lineage_and_filters_versions_by_datas
     assert [(v["name"], v["version"]) for v in for_alice] == [("churn", 1), ("churn", 2)]
 
 
+def test_the_resource_api_shows_lineage_blocks(http: TestClient, world: World, services: Services) -> None:
+    v1 = _version_id(http, "churn", 1)
+    shown = ok(http.get(f"/model_version/api/{v1}", headers=world.alice.headers))
+    assert shown["lineage"] == model_version_lineage(services, ADMIN, "churn", 1).to_dict()
+    assert shown["lineage"]["run"]["code_version"]["commit"] == "a1b2c3d"
+    dataset = ok(http.get(f"/dataset/api/{world.train}", headers=world.alice.headers))
+    assert [(v["name"], v["version"]) for v in dataset["model_versions"]] == [("churn", 1), ("churn", 2)]
+    # team-a's dataset is hidden from bob (team-b only) entirely
+    assert http.get(f"/dataset/api/{world.train}", headers=world.bob.headers).status_code == 404
+
+
 @pytest.fixture
 def as_alice(live_server: LiveServer, world: World) -> Iterator[Client]:
     with Client(live_server.url, token=world.alice.token, backoff=0.01) as c:

@@ -30,7 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.domain.identity import Principal
 from modelyard.domain.registry import MAX_MODEL_NAME_LENGTH, Stage, VersionStatus
-from modelyard.services.lineage import ReadOnlyViews, VersionDataset
+from modelyard.services.lineage import ReadOnlyViews, VersionDataset, model_version_lineage
 from modelyard.services.registry_convert import register_from_run
 from modelyard.services.resources.access import GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
@@ -355,8 +355,14 @@ _VERSION_GROUP = GroupPath(
     RegisteredModelRow.group_id, (Hop(ModelVersionRow.registered_model_id, RegisteredModelRow.id),)
 )
 
+
+def _version_lineage(svc: Services, actor: Principal, item: dict[str, Any]) -> dict[str, Any]:
+    return {"lineage": model_version_lineage(svc, actor, item["name"], item["version"]).to_dict()}
+
+
 MODEL_VERSION = ResourceSpec(
     name="model_version",
+    detail=_version_lineage,
     label="Model versions",
     description="Numbered versions of registered models. Create one from a run's logged model (convert run "
     "to model): POST {name, run_id, artifact_path?, description?}. Change stage with PUT {current_stage, "

@@ -82,7 +82,10 @@ class ResourceService:
     def get(self, raw_key: Any) -> dict[str, Any]:
         key = query.coerce_key(self.spec, raw_key)
         with self.services.db.read() as s:
-            return self._show(s, key)
+            item = self._show(s, key)
+        if self.spec.detail is not None:
+            item = {**item, **self.spec.detail(self.services, self.actor, item)}
+        return item
 
     def endpoint(self, name: str) -> Any:
         found = next((e for e in self.spec.endpoints if e.name == name), None)

@@ -32,6 +32,8 @@ UpdateHook = Callable[["Services", Principal, Any, dict[str, Any]], None]
 DeleteHook = Callable[["Services", Principal, Any], None]
 ActionHandler = Callable[["Services", Principal, Any], None]
 EndpointHandler = Callable[["Services", Principal], Any]
+DetailHook = Callable[["Services", Principal, dict[str, Any]], dict[str, Any]]
+"""Extra fields for the show of one item (computed by a service, e.g. lineage), merged into it."""
 RESERVED_PATHS = frozenset({"_info", "action", "multi_action"})
 
 
@@ -199,6 +201,7 @@ class ResourceSpec:
     update: UpdateHook | None = None
     delete: DeleteHook | None = None
     endpoints: tuple[Endpoint, ...] = ()
+    detail: DetailHook | None = None
     access: Access = field(default_factory=PlatformAdminOnly)
     page_size: int = 100
     max_page_size: int = 1000

@@ -12,10 +12,12 @@ Every row belongs to the group of its project (``GROUP_PATHS``): members of the 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from modelyard.domain.identity import Principal, Role
 from modelyard.domain.tracking import LifecycleStage, RunStatus
+from modelyard.services.lineage import dataset_lineage
 from modelyard.services.resources.access import DELETE, EDIT, GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
 from modelyard.services.resources.projects import MAX_PROJECT_NAME_LENGTH, delete_project, update_project
@@ -261,8 +263,15 @@ RUN = ResourceSpec(
 
 
 # ---- dataset -----------------------------------------------------------------------------------
+def _dataset_versions(svc: Services, actor: Principal, item: dict[str, Any]) -> dict[str, Any]:
+    """The model versions registered from runs that used this dataset version (its lineage)."""
+    found = dataset_lineage(svc, actor, item["dataset_uuid"])
+    return {"model_versions": [asdict(v) for v in found.model_versions]}
+
+
 DATASET = ResourceSpec(
     name="dataset",
+    detail=_dataset_versions,
     label="Datasets",
     description="Dataset versions logged as run inputs; one per experiment, name and digest.",
     row=DatasetRow,
