@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select, update
+import orjson
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from modelyard.domain.audit import AuditEvent, ChainReport, event_hash, verify_chain
+from modelyard.storage import driver_sql
 from modelyard.storage.orm import AuditEventRow, AuditHeadRow
 
 _HEAD_ID = 1
@@ -33,40 +35,59 @@ def append_queued(session: Session) -> None:
     events = session.info.pop(_PENDING, None)
     if events:
         session.flush()
-        for event in events:
-            append(session, event)
+        append_many(session, events)
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
-    """Add ``event`` (its seq, prev_hash and hash are filled here) at the end of the chain.
+    """Add one event at the end of the chain (its seq, prev_hash and hash are filled here)."""
+    return append_many(session, [event])[0]
+
+
+_INSERT = (
+    "INSERT INTO audit_events (seq, time, actor_id, actor, group_id, resource_type, resource_id, action, "
+    "outcome, changes, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def append_many(session: Session, events: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain ``events`` after the current head, in order, in three statements whatever their number.
 
     The head row is locked first (FOR UPDATE on PostgreSQL; SQLite write transactions are already
     exclusive), so concurrent writers append one after another and the chain never forks.
     """
-    head = session.execute(
-        select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == _HEAD_ID).with_for_update()
+    lock = "" if driver_sql.dialect(session) == "sqlite" else " FOR UPDATE"
+    seq, prev = driver_sql.execute(
+        session, f"SELECT seq, hash FROM audit_head WHERE id = ?{lock}", (_HEAD_ID,)
     ).one()
-    chained = replace(event, seq=head.seq + 1, prev_hash=head.hash)
-    chained = replace(chained, hash=event_hash(chained))
-    session.add(
-        AuditEventRow(
-            seq=chained.seq,
-            time=chained.time,
-            actor_id=chained.actor_id,
-            actor=chained.actor,
-            group_id=chained.group_id,
-            resource_type=chained.resource_type,
-            resource_id=chained.resource_id,
-            action=chained.action,
-            outcome=chained.outcome,
-            changes=chained.changes,
-            prev_hash=chained.prev_hash,
-            hash=chained.hash,
-        )
+    chained = []
+    for event in events:
+        seq += 1
+        linked = replace(event, seq=seq, prev_hash=prev)
+        linked = replace(linked, hash=event_hash(linked))
+        prev = linked.hash
+        chained.append(linked)
+    driver_sql.execute(
+        session,
+        _INSERT,
+        [
+            (
+                e.seq,
+                e.time,
+                e.actor_id,
+                e.actor,
+                e.group_id,
+                e.resource_type,
+                e.resource_id,
+                e.action,
+                e.outcome,
+                orjson.dumps(e.changes).decode(),
+                e.prev_hash,
+                e.hash,
+            )
+            for e in chained
+        ],
     )
-    session.execute(
-        update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(seq=chained.seq, hash=chained.hash)
-    )
+    driver_sql.execute(session, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = ?", (seq, prev, _HEAD_ID))
     return chained
 
 

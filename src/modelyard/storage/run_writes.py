@@ -1,16 +1,12 @@
-"""The hot paths of run tracking (create, log-batch, update), written as driver-level SQL.
-
-On this kind of machine SQLAlchemy spends ~0.5 ms building and compiling each statement, more than
-SQLite spends running it; a run's create + log-batch + update is ~10 statements. These statements are
-plain SQL strings (written once, with the driver's placeholder style) executed on the session's
-connection, inside the transaction the service owns. Everything else goes through the ORM.
+"""The hot paths of run tracking (create, log-batch, update), written as driver-level SQL
+(``storage.driver_sql``): a run's create + log-batch + update is ~10 statements, and SQLAlchemy's
+per-statement cost would exceed SQLite's. Everything else goes through the ORM.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from functools import cache
 from typing import Any
 
 import orjson
@@ -18,18 +14,9 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import NotFound
 from modelyard.domain.tracking import Metric, Run
-from modelyard.storage import metric_chunks
+from modelyard.storage import driver_sql, metric_chunks
 
-
-@cache
-def _sql(dialect: str, statement: str) -> str:
-    """``statement`` uses ``?`` placeholders; PostgreSQL's driver (psycopg) wants ``%s``."""
-    return statement if dialect == "sqlite" else statement.replace("?", "%s")
-
-
-def _exec(session: Session, statement: str, params: Any = ()) -> Any:
-    conn = session.connection()
-    return conn.exec_driver_sql(_sql(conn.dialect.name, statement), params)
+_exec = driver_sql.execute
 
 
 def run_id_for_idempotency_key(session: Session, key: str) -> str | None:
