@@ -101,17 +101,33 @@ def _metric_from(row: Any) -> Metric:
     return Metric(key=row.key, value=value, timestamp=row.timestamp, step=row.step, run_id=row.run_uuid)
 
 
+_RUN_COLUMNS = (
+    RunRow.run_uuid,
+    RunRow.experiment_id,
+    RunRow.name,
+    RunRow.user_id,
+    RunRow.status,
+    RunRow.start_time,
+    RunRow.end_time,
+    RunRow.artifact_uri,
+    RunRow.lifecycle_stage,
+    RunRow.code_version,
+    RunRow.environment,
+)
+
+
 def load_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
     """Full runs (params, latest metrics, tags, inputs, outputs) in the order of ``run_ids``."""
     if not run_ids:
         return []
     chunks = [run_ids[i : i + 900] for i in range(0, len(run_ids), 900)]
-    rows: dict[str, RunRow] = {}
+    rows: dict[str, Any] = {}
     params: dict[str, dict[str, str]] = defaultdict(dict)
     tags: dict[str, dict[str, str]] = defaultdict(dict)
     metrics: dict[str, list[Metric]] = defaultdict(list)
     for chunk in chunks:
-        for found in session.scalars(select(RunRow).where(RunRow.run_uuid.in_(chunk))):
+        # columns, not ORM objects: loading a page of 1,000 runs as entities cost ~0.2 s
+        for found in session.execute(select(*_RUN_COLUMNS).where(RunRow.run_uuid.in_(chunk))):
             rows[found.run_uuid] = found
         for rid, key, value in session.execute(
             select(ParamRow.run_uuid, ParamRow.key, ParamRow.value).where(ParamRow.run_uuid.in_(chunk))
