@@ -78,6 +78,13 @@ class Target:
     name: str
     url: str
     body: bytes
+    pid: int  # the server process, whose CPU time per request is measured too
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -201,10 +208,15 @@ async def _python_load(target: Target, seconds: int, connections: int) -> float:
     return done / (time.perf_counter() - started)
 
 
-def measure(target: Target, *, seconds: int, connections: int, work: Path) -> float:
+def measure(target: Target, *, seconds: int, connections: int, work: Path) -> tuple[float, float]:
+    """(requests/s, server CPU microseconds per request). The second barely depends on what else
+    the machine is doing, so it is the steadier comparison on a busy machine."""
+    cpu = cpu_seconds(target.pid)
     if shutil.which("wrk"):
-        return run_wrk(target, seconds=seconds, connections=connections, work=work)
-    return asyncio.run(_python_load(target, seconds, connections))
+        rate = run_wrk(target, seconds=seconds, connections=connections, work=work)
+    else:
+        rate = asyncio.run(_python_load(target, seconds, connections))
+    return rate, (cpu_seconds(target.pid) - cpu) / (rate * seconds) * 1e6
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -257,53 +269,82 @@ def main() -> None:
             "--no-access-log",
         ]
         bare_env = {"BARE_MODEL_PATH": str(joblib_path), "PYTHONPATH": str(work)}
-        with process(bare_argv, bare_env), process(serve_model_argv(model_dir, my_port, args.serve_arg)):
+        with (
+            process(bare_argv, bare_env) as bare_proc,
+            process(serve_model_argv(model_dir, my_port, args.serve_arg)) as my_proc,
+        ):
             targets = [
-                Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"]),
-                Target("mlflow", f"http://127.0.0.1:{my_port}/invocations", bodies["mlflow"]),
-                Target("v2", f"http://127.0.0.1:{my_port}/v2/models/model/infer", bodies["v2"]),
-                Target("seldon", f"http://127.0.0.1:{my_port}/api/v1.0/predictions", bodies["seldon"]),
+                Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid),
+                Target("mlflow", f"http://127.0.0.1:{my_port}/invocations", bodies["mlflow"], my_proc.pid),
+                Target("v2", f"http://127.0.0.1:{my_port}/v2/models/model/infer", bodies["v2"], my_proc.pid),
+                Target(
+                    "seldon",
+                    f"http://127.0.0.1:{my_port}/api/v1.0/predictions",
+                    bodies["seldon"],
+                    my_proc.pid,
+                ),
             ]
             for target in targets:
                 wait_for(target.url, target.body)
                 measure(target, seconds=1, connections=args.connections, work=work)  # warm up
-            results: dict[str, list[float]] = {t.name: [] for t in targets}
-            for _ in range(args.rounds):
-                for target in targets:
+            results: dict[str, list[tuple[float, float]]] = {t.name: [] for t in targets}
+            for r in range(args.rounds):
+                for target in targets[r % len(targets) :] + targets[: r % len(targets)]:  # rotate the order
                     results[target.name].append(
                         measure(target, seconds=args.seconds, connections=args.connections, work=work)
                     )
 
-        batch: list[float] = []
-        bare64: list[float] = []
+        batch: list[tuple[float, float]] = []
+        bare64: list[tuple[float, float]] = []
         if args.batch:
             port, bare_port = free_port(), free_port()
             batch_argv = serve_model_argv(
                 model_dir, port, ["--max-batch-size", "64", "--max-batch-wait-ms", "2", *args.serve_arg]
             )
             bare_argv[bare_argv.index("--port") + 1] = str(bare_port)
-            with process(batch_argv), process(bare_argv, bare_env):
-                batched = Target("batched", f"http://127.0.0.1:{port}/invocations", bodies["mlflow"])
-                bare = Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"])
+            with process(batch_argv) as batch_proc, process(bare_argv, bare_env) as bare_proc:
+                batched = Target(
+                    "batched", f"http://127.0.0.1:{port}/invocations", bodies["mlflow"], batch_proc.pid
+                )
+                bare = Target(
+                    "bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid
+                )
                 wait_for(batched.url, batched.body)
                 wait_for(bare.url, bare.body)
                 for _ in range(args.rounds):
                     batch.append(measure(batched, seconds=args.seconds, connections=64, work=work))
                     bare64.append(measure(bare, seconds=args.seconds, connections=64, work=work))
 
+    report(args, results, batch, bare64, cold)
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, list[tuple[float, float]]],
+    batch: list[tuple[float, float]],
+    bare64: list[tuple[float, float]],
+    cold: list[float],
+) -> None:
     tool = "wrk -t2" if shutil.which("wrk") else "asyncio client"
     print(
         f"\n1-row requests, GradientBoostingClassifier (100 trees x 20 features), {args.connections} connections, {tool}"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
-    base = statistics.median(results["bare"])
-    print(f"{'target':<28}{'req/s (median)':>16}{'vs bare':>10}   rounds")
+    rate0 = statistics.median(r for r, _ in results["bare"])
+    cpu0 = statistics.median(c for _, c in results["bare"])
+    print(
+        f"{'target':<28}{'req/s':>8}{'vs bare':>9}{'server CPU/req':>16}{'bare/this':>11}   req/s per round"
+    )
     for name, values in results.items():
         label = "bare uvicorn+orjson+predict" if name == "bare" else f"serve-model {name}"
-        med = statistics.median(values)
-        print(f"{label:<28}{med:>16,.0f}{med / base:>9.0%}   {', '.join(f'{v:,.0f}' for v in values)}")
+        rate, cpu = statistics.median(r for r, _ in values), statistics.median(c for _, c in values)
+        rounds = ", ".join(f"{r:,.0f}" for r, _ in values)
+        print(f"{label:<28}{rate:>8,.0f}{rate / rate0:>9.0%}{cpu:>13,.0f} us{cpu0 / cpu:>11.0%}   {rounds}")
+    print(
+        "(bare/this: the bare app's server CPU per request over this one's, the single-core throughput ratio)"
+    )
     if batch:
-        b, b64 = statistics.median(batch), statistics.median(bare64)
+        b, b64 = statistics.median(r for r, _ in batch), statistics.median(r for r, _ in bare64)
         print(
             f"\n64 connections: serve-model with batching {b:,.0f} req/s vs bare {b64:,.0f} req/s ({b / b64:.2f}x)"
         )

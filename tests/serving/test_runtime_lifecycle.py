@@ -15,6 +15,7 @@ import pytest
 from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.errors import ModelFailed, ServingError
 from modelyard.serving.flavors import MissingFlavorLibrary
+from modelyard.serving.payload import Rows
 from modelyard.serving.rest import ServingApp
 from modelyard.serving.runtime import ModelRuntime, RuntimeOptions
 from tests.serving import test_runtime_kit as kit
@@ -46,7 +47,7 @@ def test_ready_only_after_the_warm_up_prediction(tmp_path: Path) -> None:
     assert (runtime.phase, runtime.ready) == ("created", False)
     runtime.load()
     assert (runtime.phase, runtime.ready) == ("ready", True)
-    assert type(runtime.model.obj).calls == 1  # type: ignore[attr-defined]  # the warm-up ran
+    assert type(runtime.model.obj).calls in (1, 2)  # type: ignore[attr-defined]  # the warm-up ran (timed twice when slow)
     assert runtime.load_seconds is not None and runtime.load_seconds > 0
 
 
@@ -54,7 +55,7 @@ def test_without_an_example_the_signature_makes_the_warm_up_row(tmp_path: Path) 
     model_dir = custom_model(tmp_path / "m", COUNTING, "Counting", signature=SIGNATURE)
     runtime = ModelRuntime(model_dir, name="m")
     runtime.load()
-    assert type(runtime.model.obj).calls == 1  # type: ignore[attr-defined]
+    assert type(runtime.model.obj).calls in (1, 2)  # type: ignore[attr-defined]
 
 
 def test_a_failing_warm_up_fails_the_load(tmp_path: Path) -> None:
@@ -138,3 +139,20 @@ def test_auto_mode_runs_a_slow_model_on_threads_and_health_keeps_answering(sleep
     inline, live_at, slow_at = asyncio.run(main())
     assert inline is False
     assert live_at < 0.4 < slow_at  # answered while the model was still sleeping
+
+
+def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
+    async def main() -> tuple[bool, bool]:
+        runtime = ModelRuntime(iris_dir, name="iris")
+        runtime.load()
+        runtime.start()
+        runtime._ewma = 1.0  # as if it had looked slow (e.g. timed while waiting for the GIL)
+        before = runtime._inline()
+        prepared = runtime.enforcer.prepare(Rows([[5.1, 3.5, 1.4, 0.2]]))
+        for _ in range(200):
+            await runtime.predict(prepared)
+        after = runtime._inline()
+        await runtime.aclose()
+        return before, after
+
+    assert asyncio.run(main()) == (False, True)

@@ -98,5 +98,13 @@ def serve_model(
     raise typer.Exit(serve(options))
 
 
+def main(args: list[str] | None = None) -> None:
+    """Run this command alone: ``python -m modelyard.cli.serve_model``, or a fast path of the CLI
+    that hands it ``sys.argv[2:]`` before importing the other commands."""
+    app = typer.Typer(add_completion=False)
+    app.command()(serve_model)
+    app(args=args, prog_name="modelyard serve-model")
+
+
 if __name__ == "__main__":
-    typer.run(serve_model)
+    main()

@@ -139,6 +139,11 @@ class Metrics:
             "Time in the model's predict.",
             buckets=LATENCY_BUCKETS,
         )
+        self.predict_calls = Counter(
+            "modelyard_serving_predict_calls_total",
+            "Predict calls, by where they ran: inline on the event loop or on a worker thread.",
+            ("where",),
+        )
         self.load_seconds = Gauge(
             "modelyard_serving_model_load_seconds", "Time to load the model and run its warm-up prediction."
         )
@@ -155,6 +160,7 @@ class Metrics:
             self.batch_rows,
             self.batch_requests,
             self.predict_seconds,
+            self.predict_calls,
             self.load_seconds,
             self.ready,
             self.info,

@@ -8,11 +8,14 @@ load failure is recorded in ``error`` and reported by whoever runs the server.
 
 ``predict`` is the one way in for the protocols. It runs the model's predict either inline on the
 event loop or on a worker thread, per ``RuntimeOptions.predict_mode``. Inline is faster (no thread
-hand-off, no GIL ping-pong: measured ~15% more requests/s for a sub-millisecond scikit-learn
-predict) but blocks the loop while the model runs, so ``auto`` runs inline only while the moving
-average of predict time stays under ``inline_threshold`` and moves slow models to threads, where
-health checks and metrics keep answering. With ``max_batch_size > 1``, predicts go through an
-``AdaptiveBatcher`` that merges concurrent requests with the same input structure.
+hand-off, no GIL hand-over: measured 5-15% more requests/s for a sub-millisecond scikit-learn
+predict, bench/serving/quick_compare.py) but blocks the loop while the model runs, so ``auto`` runs
+inline only while the moving average of predict time stays under ``inline_threshold``, and moves
+slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
+wall time includes waits for the GIL, so a fast model could look slow there forever: when its
+thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and lets
+that measurement decide. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
+that merges concurrent requests with the same input structure.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ log = logging.getLogger("modelyard.serving")
 PredictMode = Literal["auto", "inline", "thread"]
 Method = Literal["predict", "predict_proba"]
 _CUSTOM_FLAVOR = "modelyard_custom"
+_PROBE_EVERY = 64
+_INLINE, _THREAD = ("inline",), ("thread",)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class ModelRuntime:
         self._executor: ThreadPoolExecutor | None = None
         self._batcher: AdaptiveBatcher[_Job, Prediction] | None = None
         self._ewma = 0.0  # moving average of predict seconds, for predict_mode="auto"
+        self._threaded = 0  # predicts run on threads (auto mode probes inline now and then)
+        self._probe = False
         self._outstanding = 0  # requests inside the batcher (queued or predicting)
         self.in_flight: Callable[[], float] = self.metrics.in_flight.get
 
@@ -180,7 +187,9 @@ class ModelRuntime:
             raise ServingError(
                 f"the model's input example does not fit its signature: {exc.message}"
             ) from exc
-        _output, _metrics, seconds = self._predict_sync(prepared.value, None, "predict")
+        seconds = self._predict_sync(prepared.value, None, "predict")[2]
+        if seconds >= self.options.inline_threshold:  # a first call pays for lazy set-ups: time a second
+            seconds = self._predict_sync(prepared.value, None, "predict")[2]
         self._ewma = seconds
         log.debug("warm-up prediction took %.2f ms", seconds * 1000)
 
@@ -219,8 +228,7 @@ class ModelRuntime:
     ) -> Prediction:
         """Predict for one request's prepared input (from ``enforcer.prepare``)."""
         self.require_ready()
-        job = _Job(prepared, params, method)
-        if self._batcher is not None and _merge_key(job) is not None:
+        if self._batcher is not None and _merge_key(job := _Job(prepared, params, method)) is not None:
             self._outstanding += 1
             try:
                 return await self._batcher.submit(job)
@@ -234,22 +242,36 @@ class ModelRuntime:
         self, value: Any, params: Mapping[str, Any] | None, method: Method
     ) -> tuple[Any, Any, float]:
         if self._inline():
-            result = self._predict_sync(value, params, method)
+            self._probe = False
+            self.metrics.predict_calls.inc(_INLINE)
+            output, custom, seconds = self._predict_sync(value, params, method)
         else:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._executor, self._predict_sync, value, params, method)
-        self._ewma = 0.8 * self._ewma + 0.2 * result[2]
-        if result[1]:
-            self.metrics.record_custom(result[1])
-        return result
+            self.metrics.predict_calls.inc(_THREAD)
+            output, custom, seconds, cpu = await loop.run_in_executor(
+                self._executor, self._predict_on_thread, value, params, method
+            )
+            # On a thread, the wall time includes waits for the GIL held by the event loop, so a fast
+            # model could look slow forever: when its own CPU time says it is fast, try it inline
+            # now and then, and let that measurement decide.
+            self._threaded += 1
+            if cpu < self.options.inline_threshold and self._threaded % _PROBE_EVERY == 0:
+                self._probe = True
+        self._ewma = 0.8 * self._ewma + 0.2 * seconds
+        if custom:
+            self.metrics.record_custom(custom)
+        return output, custom, seconds
 
     def _inline(self) -> bool:
         mode = self.options.predict_mode
-        return mode == "inline" or (mode == "auto" and self._ewma < self.options.inline_threshold)
+        if mode != "auto":
+            return mode == "inline"
+        return self._probe or self._ewma < self.options.inline_threshold
 
     def _predict_sync(
         self, value: Any, params: Mapping[str, Any] | None, method: Method
     ) -> tuple[Any, Sequence[Mapping[str, Any]], float]:
+        """(output, custom metrics, wall seconds)."""
         model = self.model
         started = time.perf_counter()
         try:
@@ -266,6 +288,14 @@ class ModelRuntime:
             log.exception("model '%s' failed in %s", self.name, method)
             raise ModelFailed(f"the model failed while predicting: {_describe(exc)}") from exc
         return output, custom, time.perf_counter() - started
+
+    def _predict_on_thread(
+        self, value: Any, params: Mapping[str, Any] | None, method: Method
+    ) -> tuple[Any, Sequence[Mapping[str, Any]], float, float]:
+        """``_predict_sync`` plus the CPU seconds this thread spent (the wall time minus GIL waits)."""
+        cpu = time.thread_time()
+        output, custom, seconds = self._predict_sync(value, params, method)
+        return output, custom, seconds, time.thread_time() - cpu
 
     async def _run_batch(self, jobs: Sequence[_Job]) -> list[Prediction]:
         first = jobs[0]

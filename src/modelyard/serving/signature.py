@@ -11,13 +11,12 @@ refused naming the column or tensor, the declared type and the received one.
 The result of a schema comparison depends only on the observed schema, so it is cached: the hot
 path for a table of numbers is one ``np.asarray`` and a dictionary lookup. A table whose declared
 columns share one numeric dtype becomes a 2-D array (the model's loader adds column names where the
-model was fitted on them); mixed types become a pandas DataFrame.
+model was fitted on them); mixed types become a pandas DataFrame. The value-level work (reading
+JSON values into arrays, naming their observed types, converting them) is in ``coerce``.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,29 +24,30 @@ from typing import Any
 import numpy as np
 
 from modelyard.domain.model_signature import (
-    NESTED_COLUMN_TYPES,
     ColSpec,
-    ParamSpec,
     Schema,
     Signature,
     TensorSpec,
     schema_mismatches,
 )
+from modelyard.serving.coerce import (
+    COLUMN_DTYPES,
+    cast_tensor,
+    check_param,
+    common_rows,
+    convert_column,
+    fits_int32,
+    frame,
+    json_column,
+    json_tensor,
+    observed_column_type,
+    observed_tensor_dtype,
+    transpose,
+)
 from modelyard.serving.errors import BadRequest, SignatureMismatch
 from modelyard.serving.payload import Payload, Raw, Rows, Table, Tensors
 
-COLUMN_DTYPES: dict[str, str] = {
-    "double": "float64",
-    "float": "float32",
-    "long": "int64",
-    "integer": "int32",
-    "boolean": "bool",
-    "string": "object",
-    "binary": "object",
-    "datetime": "datetime64[ns]",
-}
 _STACKABLE = frozenset({"float64", "float32", "int64", "int32", "bool"})
-_INT32 = (-(2**31), 2**31 - 1)
 _CACHE_LIMIT = 512
 
 
@@ -108,7 +108,7 @@ class InputEnforcer:
         out: dict[str, Any] = {}
         for spec in self._params:
             if given is not None and spec.name in given:
-                out[spec.name] = _check_param(spec, given[spec.name])
+                out[spec.name] = check_param(spec, given[spec.name])
             elif spec.default is not None:
                 out[spec.name] = spec.default
         return out
@@ -147,10 +147,10 @@ class InputEnforcer:
         if isinstance(payload, Rows):
             names = [str(n) for n in payload.names] if payload.names else None
             if names is not None and self._named and tuple(names) != self.column_keys:
-                return self._from_columns(_transpose(payload.rows, names), typed=False)
+                return self._from_columns(transpose(payload.rows, names), typed=False)
             return self._from_rows(payload.rows)
         if isinstance(payload, Table):
-            columns = {name: _json_column(values, name) for name, values in payload.columns.items()}
+            columns = {name: json_column(values, name) for name, values in payload.columns.items()}
             return self._from_columns(columns, typed=False)
         tensors = payload.tensors
         if len(tensors) == 1 and len(self._columns) > 1:
@@ -169,15 +169,15 @@ class InputEnforcer:
     def _from_rows(self, rows: Any) -> Prepared:
         if self._stack_dtype is None and isinstance(rows, list):
             # mixed declared types: one array would blur each column's own JSON types (2 beside 2.5)
-            return self._from_columns(_transpose(rows, self.column_keys), typed=False)
+            return self._from_columns(transpose(rows, self.column_keys), typed=False)
         try:
             array = rows if isinstance(rows, np.ndarray) else np.asarray(rows)
         except (ValueError, TypeError):  # ragged or mixed rows: read them column by column
-            return self._from_columns(_transpose(rows, self.column_keys), typed=False)
+            return self._from_columns(transpose(rows, self.column_keys), typed=False)
         if array.dtype.kind in "biuf" or array.ndim != 2:
             return self._from_matrix(array, typed=False)
         # strings or nulls somewhere: numpy made every value a string (or an object); go by column
-        return self._from_columns(_transpose(rows, self.column_keys), typed=False)
+        return self._from_columns(transpose(rows, self.column_keys), typed=False)
 
     def _from_matrix(self, array: np.ndarray, *, typed: bool) -> Prepared:
         if array.ndim != 2 or array.shape[1] != len(self._columns):
@@ -185,13 +185,13 @@ class InputEnforcer:
                 f"the input does not match the model signature: shape of input {_shape(array.shape)} does "
                 f"not match expected shape (-1, {len(self._columns)}) (columns {list(self.column_keys)})"
             )
-        fits = _fits_int32(array) if array.dtype.kind in "iu" and not typed else None
+        fits = fits_int32(array) if array.dtype.kind in "iu" and not typed else None
 
         def observed() -> Schema:
             return Schema(
                 tuple(
                     ColSpec(
-                        type=_observed_column_type(array, c.type, typed=typed, fits_int32=fits), name=c.name
+                        type=observed_column_type(array, c.type, typed=typed, known_fit=fits), name=c.name
                     )
                     for c in self._columns
                 )
@@ -221,11 +221,11 @@ class InputEnforcer:
             nulls = not typed and want in ("long", "integer", "boolean") and values.dtype.kind == "f"
             if nulls and np.isnan(values).any():  # JSON has no NaN: these were nulls
                 raise SignatureMismatch(f"column '{key}' has null values, but the signature declares {want}")
-            kind = _observed_column_type(values, want, typed=typed)
+            kind = observed_column_type(values, want, typed=typed)
             observed.append(ColSpec(type=kind, name=key if self._named else None))
         self._check(("c", tuple((c.name, c.type) for c in observed)), lambda: Schema(tuple(observed)))
         converted = {
-            key: _convert_column(columns[key], spec, key) for key, spec in specs.items() if key in columns
+            key: convert_column(columns[key], spec, key) for key, spec in specs.items() if key in columns
         }
         return self._assemble(converted, lengths.pop() if lengths else 0)
 
@@ -233,7 +233,7 @@ class InputEnforcer:
         if self._stack_dtype is not None and not self.wants_frame and len(columns) == len(self._columns):
             stacked = np.column_stack(list(columns.values())) if rows else np.empty((0, len(columns)))
             return Prepared(stacked.astype(self._stack_dtype, copy=False), rows)
-        return Prepared(_frame(columns), rows)
+        return Prepared(frame(columns), rows)
 
     # -- tensor-based signatures ------------------------------------------------------------------
 
@@ -243,12 +243,12 @@ class InputEnforcer:
         if isinstance(payload, Tensors):
             given = payload.tensors
         elif isinstance(payload, Table) and self._named and len(declared) > 1:
-            given = {name: _json_tensor(values, name) for name, values in payload.columns.items()}
+            given = {name: json_tensor(values, name) for name, values in payload.columns.items()}
         elif isinstance(payload, Table):  # a table for one tensor: its columns side by side
             columns = list(payload.columns.values())
-            given = {"input": _json_tensor([list(r) for r in zip(*columns, strict=True)], "input")}
+            given = {"input": json_tensor([list(r) for r in zip(*columns, strict=True)], "input")}
         else:
-            given = {"input": _json_tensor(payload.rows, "input")}
+            given = {"input": json_tensor(payload.rows, "input")}
         by_name = self._named and (len(declared) > 1 or str(declared[0].name) in given)
         if by_name:
             missing = [str(t.name) for t in declared if str(t.name) not in given]
@@ -261,7 +261,7 @@ class InputEnforcer:
             raise _mismatch([f"the signature has {len(declared)} tensors but the request has {len(given)}"])
         else:
             pairs = list(zip(declared, given.values(), strict=True))
-        dtypes = [_observed_tensor_dtype(a, t.dtype, typed=typed) for t, a in pairs]
+        dtypes = [observed_tensor_dtype(a, t.dtype, typed=typed) for t, a in pairs]
         # the batch dimension is free in (nearly) every signature: leave it out of the cache key
         key = [
             (d, a.shape[1:] if t.shape[:1] == (-1,) else a.shape)
@@ -279,32 +279,30 @@ class InputEnforcer:
         first = pairs[0][1]
         rows = first.shape[0] if first.ndim else 1
         if len(pairs) == 1:
-            return Prepared(_cast_tensor(first, pairs[0][0].dtype), rows)
-        return Prepared({str(t.name): _cast_tensor(a, t.dtype) for t, a in pairs}, rows)
+            return Prepared(cast_tensor(first, pairs[0][0].dtype), rows)
+        return Prepared({str(t.name): cast_tensor(a, t.dtype) for t, a in pairs}, rows)
 
     # -- no signature -----------------------------------------------------------------------------
 
     def _unchecked(self, payload: Rows | Table | Tensors) -> Prepared:
         if isinstance(payload, Rows):
-            array = _json_tensor(payload.rows, "input")
+            array = json_tensor(payload.rows, "input")
             if (
                 payload.names
                 and self.wants_frame
                 and array.ndim == 2
                 and array.shape[1] == len(payload.names)
             ):
-                return Prepared(
-                    _frame({str(n): array[:, i] for i, n in enumerate(payload.names)}), len(array)
-                )
+                return Prepared(frame({str(n): array[:, i] for i, n in enumerate(payload.names)}), len(array))
             return Prepared(array, len(array) if array.ndim else 1)
         if isinstance(payload, Tensors):
             tensors = payload.tensors
             if len(tensors) == 1:
                 only = next(iter(tensors.values()))
                 return Prepared(only, len(only) if only.ndim else 1)
-            return Prepared(tensors, _common_rows(tensors))
-        columns = {name: _json_column(values, name) for name, values in payload.columns.items()}
-        rows = _common_rows(columns)
+            return Prepared(tensors, common_rows(tensors))
+        columns = {name: json_column(values, name) for name, values in payload.columns.items()}
+        rows = common_rows(columns)
         order = self.feature_names
         if order is not None and not self.wants_frame:
             missing = [n for n in order if n not in columns]
@@ -312,216 +310,7 @@ class InputEnforcer:
                 raise _mismatch([f"missing columns {missing} (the model was fitted on {list(order)})"])
             if all(columns[n].dtype.kind in "biuf" for n in order):
                 return Prepared(np.column_stack([columns[n] for n in order]), rows)
-        return Prepared(_frame(columns), rows)
-
-
-# -- observed types ----------------------------------------------------------------------------------
-
-
-def _observed_column_type(
-    values: np.ndarray, declared: str | None, *, typed: bool, fits_int32: bool | None = None
-) -> str:
-    kind, size = values.dtype.kind, values.dtype.itemsize
-    if kind == "b":
-        return "boolean"
-    if kind in "iu":
-        if typed:
-            return "integer" if (kind == "i" and size <= 4) or (kind == "u" and size <= 2) else "long"
-        fits = fits_int32 if fits_int32 is not None else _fits_int32(values)
-        if declared in ("integer", "float") and fits:
-            return "integer"  # a JSON number has no width: it is an int32 when its values fit one
-        return "long"
-    if kind == "f":
-        if typed:
-            return "float" if size <= 4 else "double"
-        return "float" if declared == "float" else "double"
-    if kind == "U":
-        return "string"
-    if kind == "S":
-        return "binary"
-    if kind == "M":
-        return "datetime"
-    if declared in NESTED_COLUMN_TYPES:
-        return declared
-    return _object_type(values, declared)
-
-
-def _object_type(values: np.ndarray, declared: str | None) -> str:
-    sample = next((v for v in values.flat if v is not None), None)
-    if isinstance(sample, str):
-        if declared == "datetime" and _parses_as_datetime(values):
-            return "datetime"
-        return "binary" if declared == "binary" else "string"
-    if isinstance(sample, bytes | bytearray):
-        return "binary"
-    return declared if declared in NESTED_COLUMN_TYPES else "object"
-
-
-def _observed_tensor_dtype(array: np.ndarray, declared: str, *, typed: bool) -> str:
-    kind = array.dtype.kind
-    if kind in "USO":
-        return "str" if kind == "U" or _all_strings(array) else "object"
-    if typed:
-        return _dtype_name(array.dtype)
-    want = _numpy_dtype(declared)
-    if want is None:
-        return _dtype_name(array.dtype)
-    if kind == "f" and want.kind == "f":
-        return declared
-    if kind in "iu" and want.kind in "iuf":
-        if want.kind == "f":
-            return declared
-        info = np.iinfo(want)
-        if array.size == 0 or (int(array.min()) >= info.min and int(array.max()) <= info.max):
-            return declared
-        return "int64" if int(array.min()) < 0 else "uint64"
-    return _dtype_name(array.dtype)
-
-
-def _fits_int32(values: np.ndarray) -> bool:
-    return values.size == 0 or (_INT32[0] <= int(values.min()) and int(values.max()) <= _INT32[1])
-
-
-# -- JSON values to arrays -----------------------------------------------------------------------------
-
-
-def _json_column(values: Any, name: str) -> np.ndarray:
-    if isinstance(values, np.ndarray):
-        return values
-    if not isinstance(values, list):
-        values = [values]
-    try:
-        array = np.asarray(values)
-    except (ValueError, TypeError):
-        array = _objects(values)
-    if array.dtype.kind != "O" and array.ndim == 1:
-        return array
-    if array.ndim != 1:
-        return _objects(values)  # nested values (arrays, objects): for nested column types
-    non_null = [v for v in values if v is not None]
-    if not non_null:  # only nulls: missing numbers, as pandas reads them
-        return np.full(len(values), math.nan)
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in non_null):
-        # JSON has no NaN, so a NaN in a float column from JSON always was a null
-        return np.asarray([math.nan if v is None else v for v in values], dtype=np.float64)
-    kinds = {type(v).__name__ for v in non_null}
-    if len(kinds) > 1 and not kinds <= {"str"}:
-        raise BadRequest(f"column '{name}' mixes values of types {sorted(kinds)}: send one type per column")
-    return array
-
-
-def _json_tensor(values: Any, name: str) -> np.ndarray:
-    if isinstance(values, np.ndarray):
-        return values
-    try:
-        array = np.asarray(values)
-    except (ValueError, TypeError) as exc:
-        raise BadRequest(f"'{name}' is not a rectangular array (rows of different lengths?): {exc}") from None
-    if array.dtype.kind == "O" and any(v is None for v in array.flat):
-        raise BadRequest(f"'{name}' holds null values; send numbers (JSON has no NaN)")
-    return array
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
-def _transpose(rows: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
-    if isinstance(rows, np.ndarray):
-        if rows.ndim != 2 or rows.shape[1] != len(names):
-            raise BadRequest(f"the data has shape {_shape(rows.shape)} but {len(names)} names")
-        return {str(n): rows[:, i] for i, n in enumerate(names)}
-    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(names) for r in rows):
-        raise BadRequest(f"each row must be a list of {len(names)} values, one per name in {list(names)}")
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return {str(n): _json_column(list(c), str(n)) for n, c in zip(names, columns, strict=True)}
-
-
-# -- parameters ---------------------------------------------------------------------------------------
-
-_PARAM_CHECKS: dict[str, Any] = {
-    "double": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and _INT32[0] <= v <= _INT32[1],
-    "boolean": lambda v: isinstance(v, bool),
-    "string": lambda v: isinstance(v, str),
-    "binary": lambda v: isinstance(v, str),
-    "datetime": lambda v: isinstance(v, str),
-}
-
-
-def _check_param(spec: ParamSpec, value: Any) -> Any:
-    check = _PARAM_CHECKS.get(spec.type, lambda v: True)
-    values = value if spec.shape is not None and isinstance(value, list) else [value]
-    if spec.shape is not None and not isinstance(value, list):
-        raise SignatureMismatch(
-            f"parameter '{spec.name}': the signature declares a list of {spec.type}, got {value!r}"
-        )
-    bad = [v for v in values if not check(v)]
-    if bad:
-        raise SignatureMismatch(
-            f"parameter '{spec.name}': the signature declares {spec.type}, got {bad[0]!r}"
-        )
-    return value
-
-
-# -- conversion ---------------------------------------------------------------------------------------
-
-
-def _convert_column(values: np.ndarray, spec: ColSpec, name: str) -> np.ndarray:
-    target = COLUMN_DTYPES.get(spec.type)
-    if target is None or target == "object":
-        return values
-    try:
-        return np.asarray(values).astype(target, copy=False)
-    except (ValueError, TypeError) as exc:
-        raise SignatureMismatch(f"column '{name}': cannot convert the values to {spec.type}: {exc}") from None
-
-
-def _cast_tensor(array: np.ndarray, dtype: str) -> np.ndarray:
-    want = _numpy_dtype(dtype)
-    if want is None or array.dtype == want:
-        return array
-    return array.astype(want, copy=False)
-
-
-@functools.cache
-def _dtype_name(dtype: np.dtype[Any]) -> str:
-    return dtype.name  # numpy works the name out anew on each access, slowly
-
-
-@functools.cache
-def _numpy_dtype(name: str) -> np.dtype[Any] | None:
-    """The numpy dtype of a signature's tensor dtype name; None for strings and objects."""
-    return None if name in ("str", "bytes", "object") else np.dtype(name)
-
-
-def _frame(columns: dict[str, np.ndarray]) -> Any:
-    import pandas as pd  # only for mixed-type tables and models that read column names
-
-    return pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
-
-
-def _common_rows(arrays: dict[str, np.ndarray]) -> int:
-    lengths = {len(a) if a.ndim else 1 for a in arrays.values()}
-    if len(lengths) > 1:
-        raise BadRequest(f"inputs have different numbers of rows: {sorted(lengths)}")
-    return lengths.pop() if lengths else 0
-
-
-def _parses_as_datetime(values: np.ndarray) -> bool:
-    try:
-        np.asarray(values, dtype="datetime64[ns]")
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
-def _all_strings(array: np.ndarray) -> bool:
-    return all(isinstance(v, str) for v in array.flat)
+        return Prepared(frame(columns), rows)
 
 
 def _is_empty(payload: Rows | Table | Tensors) -> bool:

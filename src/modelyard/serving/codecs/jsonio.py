@@ -43,6 +43,14 @@ def is_series(value: Any) -> bool:
     return pandas is not None and isinstance(value, pandas.Series | pandas.Index)
 
 
+def is_shape(shape: list[Any]) -> bool:
+    """A tensor shape: non-negative integers (booleans are not)."""
+    for d in shape:  # noqa: SIM110  (a plain loop: this runs on every request, all() is slower)
+        if type(d) is not int or d < 0:
+            return False
+    return True
+
+
 def _why_not_json(body: bytes, exc: orjson.JSONDecodeError) -> str:
     if not body.strip():
         return "the request body is empty; send a JSON document"

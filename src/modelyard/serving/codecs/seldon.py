@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from modelyard.serving.codecs.jsonio import is_frame, is_series
+from modelyard.serving.codecs.jsonio import is_frame, is_series, is_shape
 from modelyard.serving.errors import BadRequest
 from modelyard.serving.payload import Payload, Raw, Rows
 
@@ -92,9 +92,7 @@ def _tensor(tensor: Any) -> np.ndarray:
         raise BadRequest("'data.tensor' must be an object with 'shape' and 'values' (a flat list of numbers)")
     shape = tensor.get("shape")
     values = tensor["values"]
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not is_shape(shape):
         raise BadRequest("'data.tensor.shape' must be a list of non-negative integers")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         raise BadRequest("'data.tensor.values' must hold numbers only")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.domain.model_signature import ColSpec, Schema, TensorSpec
-from modelyard.serving.codecs.jsonio import is_frame, is_series
+from modelyard.serving.codecs.jsonio import is_frame, is_series, is_shape
 from modelyard.serving.errors import BadRequest
 from modelyard.serving.payload import Tensors
 
@@ -101,9 +101,7 @@ def _input(spec: Any, index: int) -> tuple[str, np.ndarray]:
     if datatype not in NUMPY_OF:
         raise BadRequest(f"input '{name}': datatype {datatype!r} is not one of {', '.join(NUMPY_OF)}")
     shape = spec.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not is_shape(shape):
         raise BadRequest(f"input '{name}': 'shape' must be a list of non-negative integers")
     if "data" not in spec:
         raise BadRequest(f"input '{name}' has no 'data'")
