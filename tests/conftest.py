@@ -84,6 +84,7 @@ def settings(tmp_path: Path, database_template: str) -> Settings:
         backend_store_uri=url,
         artifact_root=str(tmp_path / "artifacts"),
         migrate_on_start=False,
+        controller=False,  # deployment tests turn the controller on (it would only add noise elsewhere)
     ).resolved()
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     auth: bool = True
     # Apply pending Alembic migrations when the server starts.
     migrate_on_start: bool = True
+    # Run the deployment controller in this server (with several servers on one database, one of them
+    # reconciles at a time: a lease in the database decides).
+    controller: bool = True
+    # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
+    # next server adopts them).
+    stop_replicas_on_exit: bool = False
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

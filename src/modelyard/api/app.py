@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from modelyard.api import health
+from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
 from modelyard.api.errors import install_error_handlers
+from modelyard.api.gateway import Gateway
+from modelyard.api.gateway_metrics import GatewayMetrics
 from modelyard.api.limits import BodySizeLimit
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
+from modelyard.controller import Controller
 from modelyard.services import Services, build_services
 from modelyard.settings import Settings
 from modelyard.version import __version__
@@ -24,16 +27,29 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if services is None:
-            svc.close()
+        controller = Controller(svc) if svc.settings.controller else None
+        app.state.controller = controller
+        if controller is not None:
+            controller.start()
+        try:
+            yield
+        finally:
+            if controller is not None:
+                controller.close()
+            if services is None:
+                svc.close()
 
     app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.services = svc
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
     mount_mlflow(app)
     mount_resources(app)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
+    # Outermost: prediction requests under /deployment/<name>/ go straight to the replicas, past the
+    # platform's routing and middleware; the gateway authenticates them itself.
+    app.add_middleware(Gateway, services=svc, metrics=gateway_metrics)
     return app

@@ -19,3 +19,7 @@ def main() -> None:
     from modelyard.cli.main import main as full_main
 
     full_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,21 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import audit, db, experiments, groups, models, runs, serve_model, server, tokens, users
+from modelyard.cli import (
+    audit,
+    db,
+    deploy,
+    experiments,
+    groups,
+    logs,
+    models,
+    quotas,
+    runs,
+    serve_model,
+    server,
+    tokens,
+    users,
+)
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="modelyard: a self-hosted ML lifecycle platform."
@@ -51,6 +65,9 @@ app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(groups.app, name="groups")
 app.add_typer(audit.app, name="audit")
+app.add_typer(deploy.app, name="deploy")
+app.command("logs")(logs.logs)
+app.add_typer(quotas.app, name="quotas")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from modelyard.client.admin import Admin
 from modelyard.client.batching import split_batch
 from modelyard.client.capture import capture_code_version, capture_environment
 from modelyard.client.config import authorization, default_url
+from modelyard.client.deployments import Deployments, Quotas
 from modelyard.client.errors import ModelyardError
 from modelyard.client.registry import Registry
 from modelyard.client.resources import Resources
@@ -41,8 +42,9 @@ class Client:
     ``url`` defaults to ``default_url()``; credentials to ``token`` (with ``username``: sent in
     cube-studio's ``<username>|<token>`` form), else the environment and the user's config file (see
     ``modelyard.client.config``). ``resources`` is the generic resource API, ``admin`` users, groups,
-    tokens and the audit trail on top of it, ``registry`` the model registry. Failed calls raise
-    ``ModelyardError``. Use as a context manager, or call ``close()``.
+    tokens and the audit trail on top of it, ``registry`` the model registry, ``deployments`` model
+    deployments (create, scale, promote, logs ...) and ``quotas`` the groups' deployment quotas.
+    Failed calls raise ``ModelyardError``. Use as a context manager, or call ``close()``.
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class Client:
         self.resources = Resources(self._http)
         self.admin = Admin(self.resources)
         self.registry = Registry(self._http, self.resources)
+        self.deployments = Deployments(self._http, self.resources)
+        self.quotas = Quotas(self._http)
 
     def close(self) -> None:
         self._http.close()

@@ -11,6 +11,9 @@ threads chunk by chunk so a large transfer never blocks the event loop nor sits 
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
@@ -22,7 +25,7 @@ from urllib.parse import unquote, urlparse
 import anyio
 import anyio.to_thread
 
-from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.domain.tracking import Run
 from modelyard.storage.artifacts import ArtifactInfo, ArtifactStore, artifact_store_for, clean_path
 
@@ -70,6 +73,66 @@ class ArtifactService:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return store
+
+    # -- whole trees (deployments) ---------------------------------------------------------------
+
+    def files_under(self, uri: str) -> list[str]:
+        """Every file below ``uri``, as paths relative to it."""
+        store, base = self.store_and_path(uri)
+        out: list[str] = []
+        pending = [""]
+        while pending:
+            rel = pending.pop()
+            for info in self.list_under(store, base, rel or None):
+                (pending if info.is_dir else out).append(info.path)
+        return sorted(out)
+
+    def copy_tree(self, src_uri: str, dst_path: str) -> int:
+        """Copy every file below ``src_uri`` to ``dst_path`` in the default store; the number copied."""
+        store, base = self.store_and_path(src_uri)
+        files = self.files_under(src_uri)
+        if not files:
+            raise NotFound(f"No model files at {src_uri}.")
+        for rel in files:
+            with (
+                store.reader(_join(base, rel)) as src,
+                self.default_store.writer(_join(dst_path, rel)) as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        return len(files)
+
+    def local_dir(self, uri: str) -> Path | None:
+        """The local directory holding ``uri``'s files when its store is a local one, else None."""
+        store, base = self.store_and_path(uri)
+        root = getattr(store, "root", None)
+        if not isinstance(root, Path):
+            return None
+        target = (root / base).resolve() if base else root
+        return target if target.is_relative_to(root) else None
+
+    def materialize(self, uri: str, cache: Path) -> Path:
+        """A local directory with ``uri``'s files: the store's own directory when it is local, else a
+        copy under ``cache`` (made once, atomically)."""
+        local = self.local_dir(uri)
+        if local is not None:
+            return local
+        target = cache / hashlib.sha256(uri.encode()).hexdigest()[:24]
+        if target.is_dir():
+            return target
+        store, base = self.store_and_path(uri)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=cache))
+        try:
+            for rel in self.files_under(uri):
+                dest = staging / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with store.reader(_join(base, rel)) as src, dest.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+            staging.rename(target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.is_dir():
+                raise
+        return target
 
     # -- operations -------------------------------------------------------------------------------
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import AuditService
+from modelyard.services.deployments import DeploymentService
 from modelyard.services.experiments import ExperimentService
 from modelyard.services.identity import IdentityService
 from modelyard.services.logged_models import LoggedModelService
+from modelyard.services.quotas import QuotaService
 from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import TrackingService
 from modelyard.settings import Settings
@@ -29,6 +31,8 @@ class Services:
     tracking: TrackingService
     logged_models: LoggedModelService
     registry: RegistryService
+    deployments: DeploymentService
+    quotas: QuotaService
 
     def close(self) -> None:
         self.db.dispose()
@@ -63,15 +67,18 @@ def build_services(settings: Settings) -> Services:
     if settings.migrate_on_start:
         upgrade(db)
     artifacts = artifact_store_for(settings.artifact_uri)
+    artifact_service = ArtifactService(artifacts)
     return Services(
         settings=settings,
         db=db,
         artifacts=artifacts,
-        artifact_service=ArtifactService(artifacts),
+        artifact_service=artifact_service,
         identity=IdentityService(db),
         audit=AuditService(db),
         experiments=ExperimentService(db),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
         registry=RegistryService(db),
+        deployments=DeploymentService(db, artifact_service),
+        quotas=QuotaService(db),
     )

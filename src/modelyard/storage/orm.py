@@ -359,3 +359,65 @@ class RegisteredModelAliasRow(Base):
     model_version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE"), index=True
     )
+
+
+class DeploymentRow(Base):
+    """A deployment: its spec (desired state), the controller's status, and the spec history."""
+
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    stage: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # predictor name -> {"model": uri, "version": "3", "location": artifact URI the replicas load}
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    observed_generation: Mapped[int] = mapped_column(Integer, default=0)
+    phase: Mapped[str] = mapped_column(String(16), default="Deploying")
+    message: Mapped[str] = mapped_column(Text, default="")
+    replicas: Mapped[int] = mapped_column(Integer, default=0)
+    available_replicas: Mapped[int] = mapped_column(Integer, default=0)
+    replica_status: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_deployment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeploymentTokenRow(Base):
+    """A client token for a private endpoint; only its SHA-256 is kept."""
+
+    __tablename__ = "deployment_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(250), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class GroupQuotaRow(Base):
+    """A group's deployment quotas; a missing row or a NULL limit is unlimited."""
+
+    __tablename__ = "group_quotas"
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    cpu_m: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_mi: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gpu: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deployments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deployments_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ControllerLeaseRow(Base):
+    """Leader election among servers sharing one database: the holder renews before ``expires_at``."""
+
+    __tablename__ = "controller_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)

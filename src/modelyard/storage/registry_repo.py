@@ -354,3 +354,17 @@ def experiment_group(s: Session, experiment_id: int) -> int | None:
 
 def names_by_id(rows: Iterable[RegisteredModelRow]) -> dict[int, str]:
     return {r.id: r.name for r in rows}
+
+
+def run_logged_model_location(s: Session, run_id: str, name: str) -> str | None:
+    """Where MLflow 3 keeps the model a run logged under ``name`` (a logged model of its own)."""
+    return s.scalar(
+        select(LoggedModelRow.artifact_location)
+        .where(
+            LoggedModelRow.source_run_id == run_id,
+            LoggedModelRow.name == name,
+            LoggedModelRow.lifecycle_stage == "active",
+        )
+        .order_by(LoggedModelRow.creation_timestamp_ms.desc())
+        .limit(1)
+    )

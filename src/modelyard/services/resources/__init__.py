@@ -7,6 +7,7 @@ resources is built by ``default_registry()``; a new resource is one more spec in
 """
 
 from modelyard.services.resources.access import Access, GroupScoped, OwnerScoped, PlatformAdminOnly
+from modelyard.services.resources.deployments import DEPLOYMENT_RESOURCES
 from modelyard.services.resources.forms import Field, FieldType, Length, Range, Regexp
 from modelyard.services.resources.identity import IDENTITY_RESOURCES
 from modelyard.services.resources.query import ListRequest
@@ -29,7 +30,9 @@ from modelyard.storage.resource_query import GroupPath, Hop, Link, Op
 
 def default_registry() -> ResourceRegistry:
     """Every resource modelyard serves under ``/<name>/api/``."""
-    return ResourceRegistry(TRACKING_RESOURCES + IDENTITY_RESOURCES + REGISTRY_RESOURCES)
+    return ResourceRegistry(
+        TRACKING_RESOURCES + IDENTITY_RESOURCES + REGISTRY_RESOURCES + DEPLOYMENT_RESOURCES
+    )
 
 
 __all__ = [

@@ -1,0 +1,128 @@
+"""``GET /deployment/api/<key>/logs?replica=&tail=&follow=``: what a deployment's replicas print.
+
+Without ``follow`` the answer is the envelope with ``{"lines": [{"replica", "line"}], "count"}``, oldest
+first. With ``follow=true`` it is a ``text/plain`` stream, one ``[replica] line`` per line, that goes on
+until the client hangs up; after ``KEEPALIVE_S`` of silence an empty line is sent so that proxies and
+clients with read timeouts keep the connection open (readers skip empty lines).
+
+Logs come from the controller's backend, which runs in the server process; a server started without
+the controller answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from modelyard.api.deps import principal, services
+from modelyard.api.resources.routes import envelope
+from modelyard.controller import Backend, LogLine
+from modelyard.domain.errors import DomainError, ErrorCode, InvalidParameter, NotFound
+from modelyard.services import Services
+from modelyard.services.resources import deployments as resource
+
+KEEPALIVE_S = 10.0
+MAX_TAIL = 10_000
+QUERY_KEYS = ("replica", "tail", "follow")
+
+
+class ControllerUnavailable(DomainError):
+    code = ErrorCode.TEMPORARILY_UNAVAILABLE
+
+
+def _backend(request: Request) -> Backend:
+    controller = getattr(request.app.state, "controller", None)
+    backend = getattr(controller, "backend", None)
+    if backend is None:
+        raise ControllerUnavailable(
+            "Logs are unavailable: the controller is not running in this server (it runs replicas and "
+            "keeps their logs); start the server with MODELYARD_CONTROLLER=true."
+        )
+    return cast(Backend, backend)
+
+
+def _query(request: Request) -> tuple[str | None, int, bool]:
+    params = request.query_params
+    for key in params:
+        if key not in QUERY_KEYS:
+            raise InvalidParameter(
+                f"Unknown query parameter '{key}'; the parameters are: {', '.join(QUERY_KEYS)}."
+            )
+    replica = params.get("replica") or None
+    raw_follow = params.get("follow", "false").lower()
+    if raw_follow not in ("true", "false", "1", "0"):
+        raise InvalidParameter(f"follow: expected true or false, got {params['follow']!r}.")
+    follow = raw_follow in ("true", "1")
+    raw_tail = params.get("tail", "10" if follow else "100")
+    if not raw_tail.isdigit() or int(raw_tail) > MAX_TAIL:
+        raise InvalidParameter(f"tail: expected a whole number from 0 to {MAX_TAIL}, got {raw_tail!r}.")
+    return replica, int(raw_tail), follow
+
+
+def _target(svc: Services, request: Request, key: str, replica: str | None) -> int:
+    """The deployment's id, after checking the caller may read it and that ``replica`` is one of its."""
+    view = svc.deployments.get(principal(request), resource.deployment_name(svc, key))
+    if replica is not None:
+        known = sorted(r.get("name", "") for r in view["status"]["replicas_detail"])
+        if replica not in known:
+            raise NotFound(
+                f"replica: deployment '{view['name']}' has no replica '{replica}'; its replicas: "
+                f"{', '.join(known) or 'none'}."
+            )
+    return int(view["id"])
+
+
+def _line(item: LogLine) -> dict[str, Any]:
+    return {"replica": item.replica, "line": item.line}
+
+
+async def _next(lines: AsyncIterator[LogLine]) -> LogLine:
+    return await lines.__anext__()
+
+
+async def _stream(lines: AsyncIterator[LogLine]) -> AsyncIterator[bytes]:
+    """Each line as ``[replica] line``; an empty line after ``KEEPALIVE_S`` of silence. The pending read
+    is never cancelled by the keep-alive (that would close the backend's iterator), only at the end."""
+    pending: asyncio.Task[LogLine] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.create_task(_next(lines))
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_S)
+            if not done:
+                yield b"\n"
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield f"[{item.replica}] {item.line}\n".encode()
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        closer = getattr(lines, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+def add_routes(router: APIRouter) -> None:
+    @router.get("/{key}/logs", name="deployment_logs")
+    async def logs(request: Request, key: str) -> Response:
+        replica, tail, follow = _query(request)
+        backend = _backend(request)
+        deployment_id = await run_in_threadpool(_target, services(request), request, key, replica)
+        if follow:
+            lines = backend.follow(deployment_id, replica=replica, tail=tail)
+            return StreamingResponse(_stream(lines), media_type="text/plain; charset=utf-8")
+        found = await run_in_threadpool(lambda: backend.logs(deployment_id, replica=replica, tail=tail))
+        return envelope({"lines": [_line(item) for item in found], "count": len(found)})

@@ -1,0 +1,39 @@
+"""``modelyard logs NAME``: what a deployment's replicas print (stdout and stderr), or follow it live."""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+
+from modelyard.cli import output
+
+
+def logs(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The deployment's name or id."),
+    replica: str | None = typer.Option(None, "--replica", help="Only this replica (see `deploy show`)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
+    tail: int | None = typer.Option(
+        None,
+        "--tail",
+        min=0,
+        max=10_000,
+        help="Lines per replica to start with (default 100; 10 with --follow).",
+    ),
+) -> None:
+    """Print the logs of a deployment's replicas, each line prefixed with its replica."""
+    with output.reporting_errors(), output.connect(ctx) as client:
+        if not follow:
+            lines = client.deployments.logs(name, replica=replica, tail=100 if tail is None else tail)
+            out = output.console()
+            for item in lines:
+                out.print(f"[dim]\\[{escape(item['replica'])}][/dim] {escape(item['line'])}", soft_wrap=True)
+            return
+        out = output.console()
+        try:
+            for line in client.deployments.follow_logs(
+                name, replica=replica, tail=10 if tail is None else tail
+            ):
+                out.print(escape(line), soft_wrap=True)
+        except KeyboardInterrupt:
+            return

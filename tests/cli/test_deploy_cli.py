@@ -1,0 +1,175 @@
+"""``modelyard deploy ...``, ``modelyard logs`` and ``modelyard quotas ...`` against a real server:
+the values each command prints, and the refusals as one red line naming the cause."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.deployment_helpers import register_model
+from tests.cli.conftest import Invoke
+from tests.cli.test_models_cli import failed, ok
+from tests.conftest import LiveServer, auth_header
+
+
+@pytest.fixture
+def registered(live_server: LiveServer, admin_token: str) -> Iterator[str]:
+    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token)) as http:
+        run, _ = register_model(http, "iris")
+        register_model(http, "iris")  # version 2
+    yield run
+
+
+def as_json(result: Any) -> Any:
+    return json.loads(ok(result))
+
+
+def test_create_list_show_change_and_delete(
+    cli: Invoke, live_server: LiveServer, registered: str, tmp_path: Path
+) -> None:
+    out = ok(
+        cli(
+            "deploy",
+            "create",
+            "iris-staging",
+            "--model",
+            "models:/iris/1",
+            "--replicas",
+            "2",
+            "--cpu",
+            "250m",
+            "--memory",
+            "256Mi",
+        )
+    )
+    assert (
+        "Created deployment iris-staging (staging, group default): Deploying 0/2 replica(s) available." in out
+    )
+    assert f"Endpoint: {live_server.url}/deployment/iris-staging/api/v1.0/predictions" in out
+
+    listing = ok(cli("deploy", "list"))
+    assert "iris-staging" in listing and "0/2" in listing and "models:/iris/1" in listing
+    assert "/deployment/iris-staging" in listing and "1 deployment(s)" in listing
+    assert as_json(cli("deploy", "list", "--stage", "production", "--json")) == []
+
+    shown = ok(cli("deploy", "show", "iris-staging"))
+    for text in (
+        "iris-staging (id 1)",
+        "Deploying",
+        "Waiting for the controller.",
+        "0 available of 2 wanted",
+        "public",
+        f"{live_server.url}/deployment/iris-staging/invocations",
+        "250m",
+        "256Mi",
+        "100%",
+    ):
+        assert text in shown, text
+
+    assert "Scaled deployment iris-staging" in ok(cli("deploy", "scale", "iris-staging", "1"))
+    out = ok(cli("deploy", "update", "iris-staging", "--model", "models:/iris/2"))
+    assert "Updated deployment iris-staging" in out
+    d = as_json(cli("deploy", "show", "iris-staging", "--json"))
+    assert (
+        d["spec"]["predictors"][0]["model"],
+        d["spec"]["predictors"][0]["replicas"],
+        d["models"]["main"]["version"],
+    ) == ("models:/iris/2", 1, "2")
+    spec_file = tmp_path / "patch.json"
+    spec_file.write_text(json.dumps({"description": "from a file"}))
+    assert (
+        as_json(cli("deploy", "update", "iris-staging", "--spec-file", str(spec_file), "--json"))["spec"][
+            "description"
+        ]
+        == "from a file"
+    )
+
+    assert "Stopped deployment iris-staging" in ok(cli("deploy", "stop", "iris-staging"))
+    assert "Started deployment iris-staging" in ok(cli("deploy", "start", "iris-staging"))
+    history = ok(cli("deploy", "history", "iris-staging"))
+    assert "models:/iris/2" in history and "models:/iris/1" in history
+    assert [e["index"] for e in as_json(cli("deploy", "history", "iris-staging", "--json"))] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    out = ok(cli("deploy", "rollback", "iris-staging", "--to", "5"))
+    assert "Rolled back (to history 5) deployment iris-staging" in out
+    assert as_json(cli("deploy", "show", "1", "--json"))["spec"]["predictors"][0]["replicas"] == 2
+
+    out = ok(cli("deploy", "promote", "iris-staging", "--name", "iris-prod", "--replicas", "3", "--private"))
+    assert "Promoted iris-staging to production as deployment iris-prod (production, group default)" in out
+    prod = as_json(cli("deploy", "show", "iris-prod", "--json"))
+    assert (prod["spec"]["predictors"][0]["replicas"], prod["spec"]["endpoint"]["access"]) == (3, "private")
+
+    created = ok(cli("deploy", "tokens", "iris-prod", "create", "--label", "app"))
+    assert "Created client token 1 for deployment iris-prod:" in created and "shown only this once" in created
+    tokens = ok(cli("deploy", "tokens", "iris-prod"))
+    assert "app" in tokens and "1 token(s)" in tokens
+    assert "Revoked client token 1 of deployment iris-prod." in ok(
+        cli("deploy", "tokens", "iris-prod", "revoke", "1")
+    )
+
+    assert "Deleted deployment iris-prod (id 2)." in ok(cli("deploy", "delete", "iris-prod"))
+    failed(cli("deploy", "show", "iris-prod"), "Deployment 'iris-prod' does not exist")
+
+
+def test_one_call_deploy_logs_and_errors(cli: Invoke, registered: str) -> None:
+    out = ok(cli("deploy", "model", "models:/iris/1"))
+    assert "Deployed deployment iris-1 (staging, group default): Deploying 0/1 replica(s) available." in out
+    failed(cli("deploy", "model", "models:/iris/1"), "name: a deployment named 'iris-1' already exists.")
+    failed(
+        cli("deploy", "create", "x", "--model", "models:/iris/7"), "registered model 'iris' has no version 7."
+    )
+    failed(
+        cli("deploy", "create", "x", "--model", "iris"),
+        "predictors[0].model: expected models:/<name>/<version>",
+    )
+    failed(cli("deploy", "create", "x"), "Give --model models:/NAME/VERSION")
+    failed(cli("deploy", "scale", "iris-1", "65"), "replicas: expected a whole number from 0 to 64, got 65.")
+    failed(cli("deploy", "update", "iris-1"), "Nothing to change")
+    failed(cli("deploy", "tokens", "iris-1", "rotate"), "Unknown tokens action 'rotate'")
+    failed(
+        cli("deploy", "create", "iris-w", "--model", "models:/iris/1", "--wait", "--timeout", "0.3"),
+        "Deployment 'iris-w' is still Deploying after 0.3s",
+    )
+    failed(cli("logs", "iris-1"), "TEMPORARILY_UNAVAILABLE", "the controller is not running in this server")
+    failed(cli("logs", "iris-1", "--follow"), "the controller is not running in this server")
+
+
+def test_quotas_show_and_set(cli: Invoke, registered: str) -> None:
+    ok(cli("deploy", "model", "models:/iris/1"))
+    out = ok(
+        cli("quotas", "set", "default", "--cpu", "4", "--memory", "8Gi", "--gpu", "0", "--deployments", "1")
+    )
+    assert "Quotas of group default: cpu 4, memory 8Gi, gpu 0, deployments 1, deploying enabled." in out
+    shown = ok(cli("quotas", "show"))
+    assert "500m / 4" in shown and "512Mi / 8Gi" in shown and "1 / 1" in shown
+    assert as_json(cli("quotas", "show", "default", "--json"))["usage"] == {
+        "cpu": "500m",
+        "memory": "512Mi",
+        "gpu": 0,
+        "deployments": 1,
+    }
+    failed(
+        cli("deploy", "model", "models:/iris/2"),
+        "Quota exceeded in group 'default': deployments quota is 1, 1 in use, 0 left; this change needs 1 more.",
+    )
+    assert "deploying disabled" in ok(
+        cli("quotas", "set", "default", "--deployments", "none", "--disable-deployments")
+    )
+    failed(cli("deploy", "model", "models:/iris/2"), "Model deployment is disabled for group 'default'")
+    failed(
+        cli("quotas", "set", "default", "--gpu", "two"),
+        "--gpu: expected a whole number or 'none', got 'two'.",
+    )
+    failed(cli("quotas", "set", "default"), "Nothing to set")
+    failed(cli("quotas", "set", "default", "--cpu", "lots"), "quota.cpu: expected a number of cores")

@@ -1,0 +1,153 @@
+"""Deployments end to end on real ``serve-model`` processes: deploy, scale, stop and start, a crashed
+replica, a model that cannot load, and delete in the middle of an update."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from modelyard.controller import Controller, LogLine
+from modelyard.domain.errors import NotFound
+from tests.controller.conftest import predict, ready, replica_pids, settled, spec, status, wait_for
+
+
+def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Callable[..., Controller]) -> None:
+    services, admin = cluster()
+    controller = controllers(services)
+    created = services.deployments.create(admin, "iris", spec())
+    data_dir = services.settings.data_dir
+
+    s = wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed")
+    [replica] = ready(s)
+    assert predict(replica["url"]) == {"predictions": [0, 2]}
+    assert replica_pids(data_dir) == {replica["pid"]}
+    assert (s["replicas"], s["available_replicas"]) == (1, 1)
+
+    # the replica's output is in its log: the API and `modelyard logs` read it through the backend
+    lines = controller.backend.logs(created["id"])
+    assert any("ready" in line.line and line.replica == replica["name"] for line in lines)
+    with pytest.raises(NotFound):
+        controller.backend.logs(created["id"], replica="main-nope")
+
+    services.deployments.scale(admin, "iris", 3)
+    s = wait_for(
+        lambda: (x := settled(services, admin, "iris", "Deployed")) and len(ready(x)) == 3 and x, "3 ready"
+    )
+    pids = {r["pid"] for r in ready(s)}
+    assert len(pids) == 3 and replica["pid"] in pids
+    assert replica_pids(data_dir) == pids
+    for r in ready(s):
+        assert predict(r["url"]) == {"predictions": [0, 2]}
+
+    services.deployments.scale(admin, "iris", 1)
+    s = wait_for(
+        lambda: (x := settled(services, admin, "iris", "Deployed")) and len(x["replicas_detail"]) == 1 and x,
+        "back to 1 replica",
+    )
+    [kept] = ready(s)
+    wait_for(lambda: replica_pids(data_dir) == {kept["pid"]}, "the two others to exit")
+
+    services.deployments.stop(admin, "iris")
+    s = wait_for(lambda: settled(services, admin, "iris", "Stopped"), "Stopped")
+    assert s["replicas_detail"] == [] and s["available_replicas"] == 0
+    assert replica_pids(data_dir) == set()
+
+    services.deployments.start(admin, "iris")
+    s = wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed again")
+    [again] = ready(s)
+    assert predict(again["url"]) == {"predictions": [0, 2]}
+    assert replica_pids(data_dir) == {again["pid"]}
+
+
+def test_killed_replica_is_replaced(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller]
+) -> None:
+    services, admin = cluster()
+    controller = controllers(services)
+    created = services.deployments.create(admin, "iris", spec())
+    [first] = ready(wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed"))
+    followed: list[LogLine] = []
+
+    async def follow_until_ready_again() -> None:
+        with anyio.fail_after(60):
+            async for item in controller.backend.follow(created["id"], tail=1):
+                followed.append(item)
+                if "ready" in item.line and f"pid {first['pid']}" not in item.line:
+                    return
+
+    follower = threading.Thread(target=anyio.run, args=(follow_until_ready_again,))
+    follower.start()
+    wait_for(lambda: followed, "the last line of the log, from follow")  # it reads from here on
+    os.kill(first["pid"], signal.SIGKILL)
+
+    def replaced() -> dict[str, Any] | None:
+        s = settled(services, admin, "iris", "Deployed")
+        rs = ready(s) if s else []
+        return rs[0] if len(rs) == 1 and rs[0]["pid"] != first["pid"] else None
+
+    again = wait_for(replaced, "a new process for the killed replica")
+    assert (again["name"], again["restarts"]) == (first["name"], 1)
+    assert predict(again["url"]) == {"predictions": [0, 2]}
+    assert replica_pids(services.settings.data_dir) == {again["pid"]}
+    follower.join(timeout=60)
+    # following the log showed the new process's lines as they were printed
+    assert f"pid {first['pid']}" in followed[0].line
+    assert followed[-1].replica == first["name"]
+    assert f"pid {again['pid']}" in followed[-1].line
+
+
+def test_model_that_cannot_load_fails_with_the_loader_error(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller]
+) -> None:
+    services, admin = cluster()
+    controllers(services)
+    services.deployments.create(admin, "bad", spec("models:/broken/1"))
+
+    s = wait_for(lambda: settled(services, admin, "bad", "Failed"), "Failed")
+    assert "cannot serve model 'bad': UnpicklingError" in s["message"], s["message"]
+    assert "3 times in a row" in s["message"]
+    [replica] = s["replicas_detail"]
+    assert (replica["state"], replica["pid"], replica["restarts"]) == ("failed", None, 2)
+    assert replica_pids(services.settings.data_dir) == set()
+
+    # a fixed spec replaces the failed replica
+    services.deployments.update(admin, "bad", spec("models:/iris/1"))
+    s = wait_for(lambda: settled(services, admin, "bad", "Deployed"), "Deployed after the fix")
+    assert [r["state"] for r in s["replicas_detail"]] == ["ready"]
+
+
+def test_delete_while_updating_leaves_no_process(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller]
+) -> None:
+    services, admin = cluster()
+    controller = controllers(services)
+    created = services.deployments.create(admin, "iris", spec(replicas=2))
+    data_dir = services.settings.data_dir
+    s = wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed")
+    seen = {r["pid"] for r in s["replicas_detail"]}
+    old_template = s["replicas_detail"][0]["template"]
+
+    services.deployments.update(admin, "iris", spec("models:/iris/2", replicas=2))
+
+    def new_replica_running() -> bool:
+        rs = status(services, admin, "iris")["replicas_detail"]
+        seen.update(r["pid"] for r in rs if r["pid"])
+        return any(r["template"] != old_template and r["pid"] for r in rs)
+
+    wait_for(new_replica_running, "the update to start a new replica")
+    seen |= replica_pids(data_dir)
+    assert len(seen) == 3
+    services.deployments.delete(admin, "iris")
+
+    wait_for(lambda: not replica_pids(data_dir), "every replica process to exit")
+    wait_for(lambda: not controller.backend.deployment_ids(), "the backend to forget the deployment")
+    assert not (data_dir / "deployments" / str(created["id"])).exists()
+    for pid in seen:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
