@@ -3,16 +3,17 @@ viewer and an admin (and an outsider in another group), and request shortcuts.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.identity_helpers import ok
-from tests.conftest import UserCreds
+from tests.conftest import LiveServer, UserCreds, auth_header
 
 API = "/api/2.0/mlflow"
 BASE = "/deployment/api"
@@ -54,6 +55,15 @@ def register_model(
     )
     assert version.status_code == 200, version.text
     return run, str(eid)
+
+
+@pytest.fixture
+def registered(live_server: LiveServer, admin_token: str) -> Iterator[str]:
+    """Versions 1 and 2 of model 'iris' on the live server; the run id of version 1."""
+    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token)) as http:
+        run, _ = register_model(http, "iris")
+        register_model(http, "iris")  # version 2
+    yield run
 
 
 @dataclass(frozen=True)

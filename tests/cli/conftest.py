@@ -9,6 +9,7 @@ from typer.testing import CliRunner, Result
 
 from modelyard.cli.main import app
 from modelyard.client import Client
+from tests.api.deployment_helpers import registered  # noqa: F401 (fixture for the deployment tests)
 from tests.conftest import LiveServer
 
 Invoke = Callable[..., Result]

@@ -4,25 +4,12 @@ the values each command prints, and the refusals as one red line naming the caus
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from tests.api.deployment_helpers import register_model
 from tests.cli.conftest import Invoke
 from tests.cli.test_models_cli import failed, ok
-from tests.conftest import LiveServer, auth_header
-
-
-@pytest.fixture
-def registered(live_server: LiveServer, admin_token: str) -> Iterator[str]:
-    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token)) as http:
-        run, _ = register_model(http, "iris")
-        register_model(http, "iris")  # version 2
-    yield run
+from tests.conftest import LiveServer
 
 
 def as_json(result: Any) -> Any:

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from modelyard.client import Client
+from tests.api.deployment_helpers import registered  # noqa: F401 (fixture for the deployment tests)
 from tests.conftest import LiveServer
 
 

@@ -4,23 +4,11 @@ the server answers, and the server's refusals as ModelyardError with its code an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from modelyard.client import Client, ModelyardError
 from modelyard.client.deployments import predictor_patch
-from tests.api.deployment_helpers import register_model
-from tests.conftest import LiveServer, auth_header
-
-
-@pytest.fixture
-def registered(live_server: LiveServer, admin_token: str) -> Iterator[str]:
-    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token)) as http:
-        run, _ = register_model(http, "iris")
-        register_model(http, "iris")  # version 2
-    yield run
 
 
 def test_deployment_lifecycle(client: Client, registered: str) -> None:

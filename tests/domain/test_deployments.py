@@ -111,7 +111,7 @@ def test_model_references() -> None:
     assert (alias.name, alias.alias, alias.version) == ("iris", "champion", None)
     run = parse_model_ref("runs:/" + "a" * 32 + "/model", "m")
     assert (run.run_id, run.path) == ("a" * 32, "model")
-    with pytest.raises(InvalidParameter, match="'..'"):
+    with pytest.raises(InvalidParameter, match=r"'\.\.'"):
         parse_model_ref("runs:/" + "a" * 32 + "/../x", "m")
 
 
@@ -219,5 +219,5 @@ def test_quota_refusal_names_the_quota_what_is_used_and_left() -> None:
     assert parse_quota({"cpu": None}, quota).cpu_m is None
     with pytest.raises(InvalidParameter, match=r"unknown field\(s\) \['cpus'\]"):
         parse_quota({"cpus": 1})
-    with pytest.raises(InvalidParameter, match="quota.gpu"):
+    with pytest.raises(InvalidParameter, match=r"quota\.gpu"):
         parse_quota({"gpu": -1})

@@ -22,6 +22,7 @@ from modelyard.api.errors import is_mlflow_path
 from modelyard.domain.errors import Unauthenticated
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
+from modelyard.services.identity import IdentityService
 
 log = logging.getLogger("modelyard.auth")
 
@@ -107,19 +108,7 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(self, header: str | None) -> Principal:
-        creds = parse_authorization(header)
-        identity = self.services.identity
-        if creds.token is not None:
-            principal = identity.cached(creds.token)
-            if principal is None:
-                principal = await run_in_threadpool(identity.authenticate_token, creds.token)
-            if creds.pipe and principal.username != creds.username:
-                raise Unauthenticated(
-                    "The token does not belong to the user named in the Authorization header."
-                )
-            return principal
-        assert creds.username is not None and creds.secret is not None
-        return await run_in_threadpool(identity.authenticate_password, creds.username, creds.secret)
+        return await authenticate(self.services.identity, header)
 
     async def _refuse(self, scope: Scope, send: Send, message: str, header: str | None) -> None:
         path = scope.get("path", "")
@@ -188,3 +177,17 @@ class AuthMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def authenticate(identity: IdentityService, header: str | None) -> Principal:
+    """The principal an Authorization header names (token or password), else ``Unauthenticated``."""
+    creds = parse_authorization(header)
+    if creds.token is not None:
+        principal = identity.cached(creds.token)
+        if principal is None:
+            principal = await run_in_threadpool(identity.authenticate_token, creds.token)
+        if creds.pipe and principal.username != creds.username:
+            raise Unauthenticated("The token does not belong to the user named in the Authorization header.")
+        return principal
+    assert creds.username is not None and creds.secret is not None
+    return await run_in_threadpool(identity.authenticate_password, creds.username, creds.secret)

@@ -23,10 +23,9 @@ import time
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.api.auth import parse_authorization
+from modelyard.api.auth import authenticate
 from modelyard.api.gateway_metrics import GatewayMetrics
 from modelyard.api.gateway_routes import Plan, Routes
 from modelyard.api.gateway_upstream import (
@@ -256,23 +255,13 @@ class Gateway:
         return None
 
     async def _principal(self, header: str) -> Principal:
-        creds = parse_authorization(header)
-        identity = self.services.identity
-        if creds.token is not None:
-            principal = identity.cached(creds.token)
-            if principal is None:
-                principal = await run_in_threadpool(identity.authenticate_token, creds.token)
-            if creds.pipe and principal.username != creds.username:
-                raise Unauthenticated("the token does not belong to the user named in the header.")
-            return principal
-        # Basic with a password: scrypt is slow on purpose, so a success is remembered briefly.
+        # Passwords (scrypt) are slow on purpose, so a success is remembered briefly.
         key = hashlib.sha256(header.encode()).hexdigest()
         now = time.monotonic()
         hit = self._basic.get(key)
         if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
             return hit[1]
-        assert creds.username is not None and creds.secret is not None
-        principal = await run_in_threadpool(identity.authenticate_password, creds.username, creds.secret)
+        principal = await authenticate(self.services.identity, header)
         if len(self._basic) > 1000:
             self._basic.clear()
         self._basic[key] = (now, principal)
