@@ -47,6 +47,7 @@ LEASE_NAME = "deployments"
 @dataclass(frozen=True, slots=True)
 class Timing:
     tick_s: float = 0.5
+    starting_tick_s: float = 0.1  # while a replica starts: notice it is ready without delay
     lease_s: float = 10.0
     renew_s: float = 2.0
     drain_grace_s: float = 1.0  # longer than the gateway's route cache
@@ -78,6 +79,7 @@ class Controller:
         self.leading = False
         self.passes = 0  # reconciles done, all deployments together (tests wait on it)
         self._wake = threading.Event()
+        self._starting = False  # some replica was starting at the last pass
         self._stopping = threading.Event()
         self._busy: set[int] = set()
         self._busy_lock = threading.Lock()
@@ -111,7 +113,7 @@ class Controller:
                 self._tick()
             except Exception:
                 log.exception("controller pass failed; retrying")
-            self._wake.wait(self.timing.tick_s)
+            self._wake.wait(self.timing.starting_tick_s if self._starting else self.timing.tick_s)
             self._wake.clear()
 
     def _tick(self) -> None:
@@ -123,6 +125,7 @@ class Controller:
             self.leading = leading
         if not leading:
             return
+        self._starting = False
         desired = {d["id"]: d for d in self.services.deployments.desired()}
         for deployment_id in sorted(set(desired) | self.backend.deployment_ids()):
             with self._busy_lock:
@@ -183,7 +186,10 @@ class Controller:
         for replica_spec in starts:
             self.backend.start(replica_spec)
         self._drain(desired, spec, deployment_id, drains)
-        self._report(desired, spec, self.backend.replicas(deployment_id), failure="\n".join(failures))
+        now = self.backend.replicas(deployment_id)
+        if any(r.state is ReplicaState.STARTING for r in now):
+            self._starting = True
+        self._report(desired, spec, now, failure="\n".join(failures))
         return bool(starts or drains)
 
     def _replica_spec(self, deployment_id: int, desired: dict[str, Any], p: PredictorSpec) -> ReplicaSpec:
