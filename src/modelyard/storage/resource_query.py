@@ -2,9 +2,10 @@
 
 Values arrive already checked and converted by the service (the right Python type for the column);
 this module only turns them into SQL. Rows come back as dicts of the selected columns, which may be
-SQL expressions (``lookup``, ``count_of``) as well as the row's own columns. Every read also takes
-``scope``: conditions that keep rows the caller may not see out of lists, counts, shows and links
-alike (``in_groups`` builds the usual one from a ``GroupPath``).
+SQL expressions (``lookup``, ``count_of``, subqueries over the JSON aggregates ``json_object_of`` and
+``json_array_of``) as well as the row's own columns. Every read also takes ``scope``: conditions that
+keep rows the caller may not see out of lists, counts, shows and links alike (``in_groups`` builds the
+usual one from a ``GroupPath``).
 
 The one thing that is not obvious: LIKE-type operators escape ``%``, ``_`` and the escape character
 in the user's value and match case-insensitively (``ILIKE`` on PostgreSQL, ``lower() LIKE lower()`` on
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select
+from sqlalchemy import JSON, ColumnElement, Select, false, func, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 LIKE_ESCAPE = "\\"
 SQLColumn = ColumnElement[Any] | QueryableAttribute[Any]
@@ -187,6 +191,44 @@ def count_of(foreign_key: QueryableAttribute[Any], key: QueryableAttribute[Any])
         .correlate_except(table)
         .scalar_subquery()
     )
+
+
+# ---- JSON aggregates (SQLite and PostgreSQL spell them differently) -------------------------------
+class json_object_of(FunctionElement[Any]):  # noqa: N801 (an SQL function)
+    """A JSON object of key → value over the selected rows; ``{}`` when there are none."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object_of"
+
+
+class json_array_of(FunctionElement[Any]):  # noqa: N801 (an SQL function)
+    """A JSON array of the selected values, sorted; ``[]`` when there are none."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_array_of"
+
+
+@compiles(json_object_of, "sqlite")
+def _sqlite_object(element: json_object_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object_of, "postgresql")
+def _pg_object(element: json_object_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"COALESCE(json_object_agg({compiler.process(element.clauses, **kw)}), '{{}}'::json)"
+
+
+@compiles(json_array_of, "sqlite")
+def _sqlite_array(element: json_array_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_of, "postgresql")
+def _pg_array(element: json_array_of, compiler: SQLCompiler, **kw: Any) -> str:
+    values = compiler.process(element.clauses, **kw)
+    return f"COALESCE(json_agg({values} ORDER BY {values}), '[]'::json)"
 
 
 # ---- reads --------------------------------------------------------------------------------------

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, and_, func, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Mapped
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.domain.identity import Principal
@@ -49,7 +46,15 @@ from modelyard.storage.orm import (
     RegisteredModelRow,
     RegisteredModelTagRow,
 )
-from modelyard.storage.resource_query import GroupPath, Hop, Link, count_of, lookup
+from modelyard.storage.resource_query import (
+    GroupPath,
+    Hop,
+    Link,
+    count_of,
+    json_array_of,
+    json_object_of,
+    lookup,
+)
 
 if TYPE_CHECKING:
     from modelyard.services.container import Services
@@ -58,44 +63,6 @@ _MS = "Milliseconds since the epoch."
 _STAGES = tuple(s.value for s in Stage)
 _STATUSES = tuple(s.value for s in VersionStatus)
 _NOT_BLANK = Regexp(r"(?s).*\S.*", "it must not be blank.")
-
-
-# ---- JSON aggregates (SQLite and PostgreSQL spell them differently) -------------------------------
-class json_object_of(FunctionElement[Any]):  # noqa: N801 (an SQL function)
-    """A JSON object of key → value over the selected rows; ``{}`` when there are none."""
-
-    type = JSON()
-    inherit_cache = True
-    name = "json_object_of"
-
-
-class json_array_of(FunctionElement[Any]):  # noqa: N801 (an SQL function)
-    """A JSON array of the selected values, sorted; ``[]`` when there are none."""
-
-    type = JSON()
-    inherit_cache = True
-    name = "json_array_of"
-
-
-@compiles(json_object_of, "sqlite")
-def _sqlite_object(element: json_object_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object_of, "postgresql")
-def _pg_object(element: json_object_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"COALESCE(json_object_agg({compiler.process(element.clauses, **kw)}), '{{}}'::json)"
-
-
-@compiles(json_array_of, "sqlite")
-def _sqlite_array(element: json_array_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_array_of, "postgresql")
-def _pg_array(element: json_array_of, compiler: SQLCompiler, **kw: Any) -> str:
-    values = compiler.process(element.clauses, **kw)
-    return f"COALESCE(json_agg({values} ORDER BY {values}), '[]'::json)"
 
 
 # ---- links ---------------------------------------------------------------------------------------
