@@ -10,7 +10,10 @@ practical limit of Python serving, per protocol? It
    first 200 on a prediction) for serve-model;
 3. drives each endpoint in turn with 1-row JSON requests for ``--seconds`` at ``--connections``, with wrk
    when it is installed (2 threads), else with a small asyncio keep-alive client, for ``--rounds``
-   interleaved rounds (so a busy machine hurts every target alike), and prints medians and ratios.
+   interleaved rounds (so a busy machine hurts every target alike), and prints medians and ratios of
+   requests/s, server CPU per request and p99 latency;
+4. with ``--batch``, does the same at 64 connections for the bare app, serve-model, and serve-model
+   with batching (``--batch-wait-ms``).
 
     .venv/bin/python bench/serving/quick_compare.py                  # about a minute
     .venv/bin/python bench/serving/quick_compare.py --rounds 5 --seconds 10 --batch
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -71,6 +75,13 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": payload})
 """
+
+
+@dataclass(frozen=True)
+class Sample:
+    rate: float  # requests/s
+    cpu: float  # server CPU microseconds per request
+    p99: float  # milliseconds
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,8 @@ def serve_model_argv(model_dir: Path, port: int, extra: list[str]) -> list[str]:
 # -- load generators ---------------------------------------------------------------------------------------
 
 
-def run_wrk(target: Target, *, seconds: int, connections: int, work: Path) -> float:
+def run_wrk(target: Target, *, seconds: int, connections: int, work: Path) -> tuple[float, float]:
+    """(requests/s, p99 latency in ms)."""
     body = work / f"{target.name}.json"
     body.write_bytes(target.body)
     script = work / "post.lua"
@@ -171,52 +183,63 @@ def run_wrk(target: Target, *, seconds: int, connections: int, work: Path) -> fl
     )
     threads = min(2, connections)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), target.url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            target.url,
+        ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     if int(re.search(r"NON2XX (\d+)", out).group(1)):  # type: ignore[union-attr]
         raise RuntimeError(f"{target.name}: non-2xx answers during the run:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return rate, float(p99) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-async def _python_load(target: Target, seconds: int, connections: int) -> float:
+async def _python_load(target: Target, seconds: int, connections: int) -> tuple[float, float]:
     host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", target.url).groups()  # type: ignore[union-attr]
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(target.body)}\r\n\r\n"
     ).encode() + target.body
-    done = 0
+    latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal done
         reader, writer = await asyncio.open_connection(host, int(port))
-        while time.perf_counter() < deadline:
+        while (sent := time.perf_counter()) < deadline:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(f"{target.name}: {head[:40]!r}")
             length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
             await reader.readexactly(length)
-            done += 1
+            latencies.append(time.perf_counter() - sent)
         writer.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / (time.perf_counter() - started)
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1e3 if len(latencies) > 1 else math.nan
+    return len(latencies) / (time.perf_counter() - started), p99
 
 
-def measure(target: Target, *, seconds: int, connections: int, work: Path) -> tuple[float, float]:
-    """(requests/s, server CPU microseconds per request). The second barely depends on what else
-    the machine is doing, so it is the steadier comparison on a busy machine."""
+def measure(target: Target, *, seconds: int, connections: int, work: Path) -> Sample:
+    """Requests/s, server CPU microseconds per request and p99 latency. The CPU per request barely
+    depends on what else the machine is doing, so it is the steadier comparison on a busy machine."""
     cpu = cpu_seconds(target.pid)
     if shutil.which("wrk"):
-        rate = run_wrk(target, seconds=seconds, connections=connections, work=work)
+        rate, p99 = run_wrk(target, seconds=seconds, connections=connections, work=work)
     else:
-        rate = asyncio.run(_python_load(target, seconds, connections))
-    return rate, (cpu_seconds(target.pid) - cpu) / (rate * seconds) * 1e6
+        rate, p99 = asyncio.run(_python_load(target, seconds, connections))
+    return Sample(rate, (cpu_seconds(target.pid) - cpu) / (rate * seconds) * 1e6, p99)
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -230,7 +253,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
-        "--batch", action="store_true", help="also measure serve-model with batching at 64 connections"
+        "--batch",
+        action="store_true",
+        help="also measure at 64 connections: the bare app, serve-model, and serve-model with batching",
+    )
+    parser.add_argument(
+        "--batch-wait-ms", type=float, default=2.0, help="--max-batch-wait-ms of the batched server"
     )
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument(
@@ -287,71 +315,100 @@ def main() -> None:
             for target in targets:
                 wait_for(target.url, target.body)
                 measure(target, seconds=1, connections=args.connections, work=work)  # warm up
-            results: dict[str, list[tuple[float, float]]] = {t.name: [] for t in targets}
+            results: dict[str, list[Sample]] = {t.name: [] for t in targets}
             for r in range(args.rounds):
                 for target in targets[r % len(targets) :] + targets[: r % len(targets)]:  # rotate the order
                     results[target.name].append(
                         measure(target, seconds=args.seconds, connections=args.connections, work=work)
                     )
 
-        batch: list[tuple[float, float]] = []
-        bare64: list[tuple[float, float]] = []
+        at64: dict[str, list[Sample]] = {}
         if args.batch:
-            port, bare_port = free_port(), free_port()
+            batch_port, plain_port, bare_port = free_port(), free_port(), free_port()
             batch_argv = serve_model_argv(
-                model_dir, port, ["--max-batch-size", "64", "--max-batch-wait-ms", "2", *args.serve_arg]
+                model_dir,
+                batch_port,
+                ["--max-batch-size", "64", "--max-batch-wait-ms", str(args.batch_wait_ms), *args.serve_arg],
             )
             bare_argv[bare_argv.index("--port") + 1] = str(bare_port)
-            with process(batch_argv) as batch_proc, process(bare_argv, bare_env) as bare_proc:
-                batched = Target(
-                    "batched", f"http://127.0.0.1:{port}/invocations", bodies["mlflow"], batch_proc.pid
-                )
-                bare = Target(
-                    "bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid
-                )
-                wait_for(batched.url, batched.body)
-                wait_for(bare.url, bare.body)
-                for _ in range(args.rounds):
-                    batch.append(measure(batched, seconds=args.seconds, connections=64, work=work))
-                    bare64.append(measure(bare, seconds=args.seconds, connections=64, work=work))
+            with (
+                process(batch_argv) as batch_proc,
+                process(serve_model_argv(model_dir, plain_port, args.serve_arg)) as plain_proc,
+                process(bare_argv, bare_env) as bare_proc,
+            ):
+                targets = [
+                    Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid),
+                    Target(
+                        "mlflow",
+                        f"http://127.0.0.1:{plain_port}/invocations",
+                        bodies["mlflow"],
+                        plain_proc.pid,
+                    ),
+                    Target(
+                        "batched",
+                        f"http://127.0.0.1:{batch_port}/invocations",
+                        bodies["mlflow"],
+                        batch_proc.pid,
+                    ),
+                ]
+                at64 = {t.name: [] for t in targets}
+                for target in targets:
+                    wait_for(target.url, target.body)
+                    measure(target, seconds=1, connections=64, work=work)  # warm up
+                for r in range(args.rounds):
+                    for target in targets[r % len(targets) :] + targets[: r % len(targets)]:
+                        at64[target.name].append(
+                            measure(target, seconds=args.seconds, connections=64, work=work)
+                        )
 
-    report(args, results, batch, bare64, cold)
+    report(args, results, at64, cold)
 
 
 def report(
     args: argparse.Namespace,
-    results: dict[str, list[tuple[float, float]]],
-    batch: list[tuple[float, float]],
-    bare64: list[tuple[float, float]],
+    results: dict[str, list[Sample]],
+    at64: dict[str, list[Sample]],
     cold: list[float],
 ) -> None:
     tool = "wrk -t2" if shutil.which("wrk") else "asyncio client"
     print(
-        f"\n1-row requests, GradientBoostingClassifier (100 trees x 20 features), {args.connections} connections, {tool}"
+        f"\n1-row requests, GradientBoostingClassifier (100 trees x 20 features), {args.connections} connections, "
+        f"{tool}, {args.rounds} rounds of {args.seconds} s"
     )
-    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
-    rate0 = statistics.median(r for r, _ in results["bare"])
-    cpu0 = statistics.median(c for _, c in results["bare"])
     print(
-        f"{'target':<28}{'req/s':>8}{'vs bare':>9}{'server CPU/req':>16}{'bare/this':>11}   req/s per round"
+        f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores\n"
     )
-    for name, values in results.items():
-        label = "bare uvicorn+orjson+predict" if name == "bare" else f"serve-model {name}"
-        rate, cpu = statistics.median(r for r, _ in values), statistics.median(c for _, c in values)
-        rounds = ", ".join(f"{r:,.0f}" for r, _ in values)
-        print(f"{label:<28}{rate:>8,.0f}{rate / rate0:>9.0%}{cpu:>13,.0f} us{cpu0 / cpu:>11.0%}   {rounds}")
+    _table(results)
     print(
         "(bare/this: the bare app's server CPU per request over this one's, the single-core throughput ratio)"
     )
-    if batch:
-        b, b64 = statistics.median(r for r, _ in batch), statistics.median(r for r, _ in bare64)
-        print(
-            f"\n64 connections: serve-model with batching {b:,.0f} req/s vs bare {b64:,.0f} req/s ({b / b64:.2f}x)"
-        )
+    if at64:
+        print(f"\n64 connections (batched: --max-batch-size 64 --max-batch-wait-ms {args.batch_wait_ms:g})")
+        _table(at64)
     print(
         f"\ncold start (launch to first 200, python -m modelyard.cli.serve_model): median {statistics.median(cold):.2f} s "
         f"({', '.join(f'{c:.2f}' for c in cold)})"
     )
+
+
+def _table(results: dict[str, list[Sample]]) -> None:
+    rate0 = statistics.median(s.rate for s in results["bare"])
+    cpu0 = statistics.median(s.cpu for s in results["bare"])
+    p0 = statistics.median(s.p99 for s in results["bare"])
+    print(
+        f"{'target':<28}{'req/s':>8}{'vs bare':>9}{'server CPU/req':>16}{'bare/this':>11}"
+        f"{'p99 ms':>8}{'vs bare':>9}   req/s per round"
+    )
+    for name, values in results.items():
+        label = "bare uvicorn+orjson+predict" if name == "bare" else f"serve-model {name}"
+        rate = statistics.median(s.rate for s in values)
+        cpu = statistics.median(s.cpu for s in values)
+        p99 = statistics.median(s.p99 for s in values)
+        rounds = ", ".join(f"{s.rate:,.0f}" for s in values)
+        print(
+            f"{label:<28}{rate:>8,.0f}{rate / rate0:>9.0%}{cpu:>13,.0f} us{cpu0 / cpu:>11.0%}"
+            f"{p99:>8.1f}{p99 / p0:>9.0%}   {rounds}"
+        )
 
 
 if __name__ == "__main__":

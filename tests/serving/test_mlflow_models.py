@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 import warnings
@@ -162,3 +163,54 @@ def test_pyfunc_with_its_own_loader_module_needs_no_mlflow(
     loaded = load_model(path)
     np.testing.assert_allclose(loaded.predict(iris.X.head(2)), iris.X.head(2).sum(axis=1).to_numpy() * 0.5)
     assert not loaded.capabilities.supports_params
+
+
+def test_skops_model_loads_without_importing_torch(tmp_path: Path, sk_model: Any) -> None:
+    # skops.io finds its trusted types with scikit-learn's all_estimators(), whose package walk
+    # imports PyTorch (seconds of cold start) unless the loader keeps it out
+    pytest.importorskip("torch")
+    import mlflow.sklearn
+
+    path = _save(mlflow.sklearn.save_model, sk_model, tmp_path / "m", serialization_format="skops")
+    script = textwrap.dedent(
+        """
+        import sys
+
+        from modelyard.serving.flavors import load_model
+
+        model = load_model(sys.argv[1])
+        print(model.flavor, type(model.model).__name__, "torch" in sys.modules, "skops.io" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["sklearn", type(sk_model).__name__, "False", "True"]
+
+
+def test_skops_trusts_the_same_types_with_torch_kept_out() -> None:
+    # the array-library adapters that the import leaves out hold no estimator: skops' defaults match
+    script = textwrap.dedent(
+        """
+        import json
+        import sys
+
+        if sys.argv[1] == "ours":
+            from modelyard.serving.flavors.skops_io import import_skops_io
+
+            import_skops_io(flavor="sklearn", extra="sklearn")
+        from skops.io import _trusted_types as t
+
+        names = t.SKLEARN_ESTIMATOR_TYPE_NAMES + t.SKLEARN_INTERNAL_TYPE_NAMES + t.NUMPY_DTYPE_TYPE_NAMES
+        print(json.dumps(sorted(names)))
+        """
+    )
+    pytest.importorskip("skops.io")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, how], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+        for how in ("ours", "plain")
+    ]
+    assert runs[0] == runs[1] and len(runs[0]) > 1000

@@ -115,8 +115,14 @@ def test_nested_or_flat_data_and_one_tensor_per_column(iris_client: TestClient) 
 
 
 def test_an_id_is_made_when_none_is_given(iris_client: TestClient) -> None:
-    response = iris_client.post("/v2/models/iris/infer", json={"inputs": [tensor("x", [1, 4], "FP32", ROW)]})
-    assert response.status_code == 200 and len(response.json()["id"]) == 36
+    ids = [
+        iris_client.post("/v2/models/iris/infer", json={"inputs": [tensor("x", [1, 4], "FP32", ROW)]})
+        for _ in range(3)
+    ]
+    assert all(r.status_code == 200 for r in ids)
+    made = [r.json()["id"] for r in ids]
+    assert len(set(made)) == 3
+    assert all(len(i) == 36 and i[8] == i[13] == i[18] == i[23] == "-" and i[14] == "4" for i in made)
 
 
 @pytest.mark.parametrize(
@@ -184,6 +190,12 @@ def test_unsafe_conversions_are_refused(tensor_dir: Path) -> None:
             "/v2/models/t/infer", json={"inputs": [tensor("x", [1, 3], "BYTES", ["1", "2", "3"])]}
         )
         assert "declares dtype float32, the data has str" in bytes_in.json()["error"]
+        empty = client.post("/v2/models/t/infer", json={"inputs": [tensor("x", [0, 3], "FP32", [])]})
+        assert empty.status_code == 400
+        assert empty.json() == {"error": "the request holds no rows (an empty batch): send at least one row"}
+        # the failed requests left the cached verdicts alone: the good one still passes
+        again = client.post("/v2/models/t/infer", json={"inputs": [tensor("x", [2, 3], "INT16", [1] * 6)]})
+        assert again.json()["outputs"][0]["data"] == [3.0, 3.0]
 
 
 def test_typed_columns_and_parameters(typed_dir: Path) -> None:

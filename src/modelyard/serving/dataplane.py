@@ -9,6 +9,7 @@ another transport (gRPC) could reuse all of this.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -20,11 +21,13 @@ from modelyard.serving.errors import BadRequest, ModelNotFound, ModelNotReady
 from modelyard.serving.flavors import LoadedModel
 from modelyard.serving.payload import Payload, Rows
 from modelyard.serving.runtime import Method, ModelRuntime
+from modelyard.serving.signature import Prepared
 from modelyard.version import __version__
 
 log = logging.getLogger("modelyard.serving")
 
 SeldonMethod = Literal["predict", "predict_proba"]
+_METHODS: tuple[Method, ...] = ("predict", "predict_proba")
 
 
 class DataPlane:
@@ -37,6 +40,7 @@ class DataPlane:
         self._feedback_hook: Any = None
         self._feedback_hook_known = False
         self._outputs: list[str] | None = None
+        self._ids = _RequestIds()
 
     def _model(self) -> LoadedModel:
         self.runtime.require_ready()
@@ -163,27 +167,37 @@ class DataPlane:
         self._v2_model(name, version)
         request = v2.decode(document)
         model = self._model()
-        available = self._outputs = self._outputs or self._v2_output_names(model)
-        v2.requested(request.outputs, available)
-        methods: list[Method] = ["predict"]
         if request.outputs:
-            methods = [m for m in ("predict", "predict_proba") if _wants(m, request.outputs)]
+            self._outputs = self._outputs or self._v2_output_names(model)
+            v2.requested(request.outputs, self._outputs)
         prepared = self.runtime.enforcer.prepare(request.payload)
         params = self.runtime.enforcer.params(request.parameters)
-        produced: dict[str, Any] = {}
-        for method in methods:
-            prediction = await self.runtime.predict(prepared, params=params, method=method)
-            produced.update(v2.named_outputs(prediction.output, default=method))
-        names = list(request.outputs) or list(produced)
-        missing = [n for n in names if n not in produced]
-        if missing:
-            raise BadRequest(f"the model did not produce output(s) {missing}; it produced {list(produced)}")
+        if request.outputs:
+            names, produced = await self._v2_requested(request.outputs, prepared, params)
+        else:  # the common case: predict's outputs, all of them
+            prediction = await self.runtime.predict(prepared, params=params)
+            produced = v2.named_outputs(prediction.output, default="predict")
+            names = list(produced)
         response: dict[str, Any] = {"model_name": name}
         if self.runtime.version:
             response["model_version"] = self.runtime.version
-        response["id"] = request.id if request.id is not None else _new_id()
+        response["id"] = request.id if request.id is not None else self._ids.new()
         response["outputs"] = [v2.output_tensor(n, produced[n]) for n in names]
         return response
+
+    async def _v2_requested(
+        self, outputs: tuple[str, ...], prepared: Prepared, params: dict[str, Any] | None
+    ) -> tuple[list[str], Mapping[str, Any]]:
+        """The outputs a request named (``predict_proba`` among them), produced."""
+        produced: dict[str, Any] = {}
+        for method in _METHODS:
+            if _wants(method, outputs):
+                prediction = await self.runtime.predict(prepared, params=params, method=method)
+                produced.update(v2.named_outputs(prediction.output, default=method))
+        missing = [n for n in outputs if n not in produced]
+        if missing:
+            raise BadRequest(f"the model did not produce output(s) {missing}; it produced {list(produced)}")
+        return list(outputs), produced
 
     def _v2_model(self, name: str, version: str | None) -> None:
         if name != self.runtime.name:
@@ -225,10 +239,19 @@ _UUID_MASK = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 
 
-def _new_id() -> str:
-    """A random (version 4) UUID, made without uuid.uuid4()'s object (on every unnamed request)."""
-    x = f"{random.getrandbits(128) & _UUID_MASK | _UUID_V4:032x}"  # an id, not a secret
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+class _RequestIds:
+    """Ids for V2 answers to requests that named none, made on every such request: UUID-shaped
+    (the version 4 layout), a random prefix drawn once and a counter in the last 48 bits. A random
+    UUID per request costs about four times as much; these ids correlate, they are no secret. Each
+    dataplane draws its own prefix (pre-forked workers build theirs after the fork)."""
+
+    def __init__(self) -> None:
+        x = f"{random.getrandbits(128) & _UUID_MASK | _UUID_V4:032x}"
+        self._prefix = f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-"
+        self._counter = itertools.count(random.getrandbits(47))
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFF_FFFF_FFFF:012x}"
 
 
 def _wants(method: str, outputs: tuple[str, ...]) -> bool:

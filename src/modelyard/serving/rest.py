@@ -45,6 +45,7 @@ JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
+_V2_PATHS_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,8 @@ class ServingApp:
         self.load_failed = load_failed
         self.loader: threading.Thread | None = None
         self._routes = self._route_table()
+        # parsed /v2/models/... paths: a client sends the same few again and again
+        self._v2_paths: dict[str, tuple[dict[str, Route], tuple[str, ...]]] = {}
         self._v2_actions = _with_head(
             {
                 "": {"GET": Route("v2", "metadata", self._v2_model_metadata)},
@@ -139,6 +142,17 @@ class ServingApp:
         return route, params
 
     def _v2_model_route(self, path: str) -> tuple[dict[str, Route] | None, tuple[str, ...]]:
+        known = self._v2_paths.get(path)
+        if known is not None:
+            return known
+        by_method, params = self._parse_v2_model_route(path)
+        if by_method is not None:
+            if len(self._v2_paths) >= _V2_PATHS_KEPT:
+                self._v2_paths.clear()
+            self._v2_paths[path] = (by_method, params)
+        return by_method, params
+
+    def _parse_v2_model_route(self, path: str) -> tuple[dict[str, Route] | None, tuple[str, ...]]:
         parts = path[len("/v2/models/") :].rstrip("/").split("/")
         name, version = parts[0], None
         rest = parts[1:]

@@ -140,6 +140,8 @@ def serve_on(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    connections = server.server_state.connections
+    runtime.connections = lambda: len(connections)
     failures: list[str] = []
     started = time.perf_counter()
 

@@ -94,6 +94,10 @@ class InputEnforcer:
         )
         # the keys columns are known by: their names, or their positions when the signature has none
         self.column_keys = tuple(str(c.name) if self._named else str(i) for i, c in enumerate(self._columns))
+        # one declared tensor whose first dimension is the batch: the common case, with a path of its own
+        self._one_tensor = (
+            self._tensors[0] if len(self._tensors) == 1 and self._tensors[0].shape[:1] == (-1,) else None
+        )
 
     def declared_column_types(self) -> dict[str, str]:
         """Column name to declared type, for a signature of named columns (else empty)."""
@@ -116,6 +120,10 @@ class InputEnforcer:
     # -- entry point ------------------------------------------------------------------------------
 
     def prepare(self, payload: Payload) -> Prepared:
+        if self._one_tensor is not None and type(payload) is Tensors and len(payload.tensors) == 1:
+            (array,) = payload.tensors.values()
+            if array.ndim:
+                return self._for_one_tensor(self._one_tensor, array)
         if isinstance(payload, Raw):
             return Prepared(payload.value, 1)
         if _is_empty(payload):
@@ -281,6 +289,19 @@ class InputEnforcer:
         if len(pairs) == 1:
             return Prepared(cast_tensor(first, pairs[0][0].dtype), rows)
         return Prepared({str(t.name): cast_tensor(a, t.dtype) for t, a in pairs}, rows)
+
+    def _for_one_tensor(self, spec: TensorSpec, array: np.ndarray) -> Prepared:
+        """``_for_tensors`` for one typed tensor (not a scalar) and a signature of one batch-first
+        tensor: the same checks and cache keys, without the lists the general case needs."""
+        rows = array.shape[0]
+        if rows == 0:
+            raise BadRequest("the request holds no rows (an empty batch): send at least one row")
+        dtype = observed_tensor_dtype(array, spec.dtype, typed=True)
+        self._check(
+            ("t", (dtype, array.shape[1:])),
+            lambda: Schema((TensorSpec(dtype=dtype, shape=array.shape, name=spec.name),)),
+        )
+        return Prepared(cast_tensor(array, spec.dtype), rows)
 
     # -- no signature -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ _V2_OF_COLUMN = {
     "datetime": "BYTES",
 }
 _RESERVED_PARAMETERS = frozenset({"content_type", "headers"})
+_DTYPES: dict[str, np.dtype[Any]] = {name: np.dtype(dtype) for name, dtype in NUMPY_OF.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,23 +74,25 @@ def decode(document: Any) -> InferRequest:
         if name in tensors:
             raise BadRequest(f"input '{name}' appears twice")
         tensors[name] = array
-    parameters = document.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise BadRequest("'parameters' must be a JSON object")
-    outputs = document.get("outputs") or []
-    if not isinstance(outputs, list) or not all(
-        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
-    ):
-        raise BadRequest("'outputs' must be a list of objects with a 'name'")
+    parameters = document.get("parameters")
+    if parameters:  # most requests have none (and no outputs): no copies, no checks then
+        if not isinstance(parameters, dict):
+            raise BadRequest("'parameters' must be a JSON object")
+        parameters = {k: v for k, v in parameters.items() if k not in _RESERVED_PARAMETERS}
+    else:
+        parameters = {}
+    outputs = document.get("outputs")
+    names: tuple[str, ...] = ()
+    if outputs:
+        if not isinstance(outputs, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+        ):
+            raise BadRequest("'outputs' must be a list of objects with a 'name'")
+        names = tuple(o["name"] for o in outputs)
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string")
-    return InferRequest(
-        id=request_id,
-        payload=Tensors(tensors),
-        parameters={k: v for k, v in parameters.items() if k not in _RESERVED_PARAMETERS},
-        outputs=tuple(o["name"] for o in outputs),
-    )
+    return InferRequest(id=request_id, payload=Tensors(tensors), parameters=parameters, outputs=names)
 
 
 def _input(spec: Any, index: int) -> tuple[str, np.ndarray]:
@@ -98,14 +102,14 @@ def _input(spec: Any, index: int) -> tuple[str, np.ndarray]:
     if not isinstance(name, str) or not name:
         raise BadRequest(f"inputs[{index}] needs a 'name'")
     datatype = spec.get("datatype")
-    if datatype not in NUMPY_OF:
+    if datatype not in _DTYPES:
         raise BadRequest(f"input '{name}': datatype {datatype!r} is not one of {', '.join(NUMPY_OF)}")
     shape = spec.get("shape")
     if not isinstance(shape, list) or not is_shape(shape):
         raise BadRequest(f"input '{name}': 'shape' must be a list of non-negative integers")
     if "data" not in spec:
         raise BadRequest(f"input '{name}' has no 'data'")
-    params = spec.get("parameters") or {}
+    params = spec.get("parameters")
     base64_bytes = isinstance(params, dict) and params.get("content_type") == "base64"
     array = _array(spec["data"], datatype, name, base64_bytes=base64_bytes)
     expected = math.prod(shape)
@@ -124,7 +128,7 @@ def _array(data: Any, datatype: str, name: str, *, base64_bytes: bool) -> np.nda
     except (ValueError, TypeError):
         raise BadRequest(f"input '{name}': 'data' is not a rectangular (nested) list of values") from None
     kind = array.dtype.kind
-    want = np.dtype(NUMPY_OF[datatype])
+    want = _DTYPES[datatype]
     if want.kind in "iu" and kind in "fO":  # maybe integers beyond int64 (numpy made them float/object)
         return _big_integers(data, datatype, want, name)
     if kind in "USO":
@@ -198,13 +202,18 @@ def _flatten(data: list[Any]) -> list[Any]:
 
 
 def datatype_of(array: np.ndarray) -> str:
-    kind = array.dtype.kind
+    return _datatype(array.dtype)
+
+
+@functools.cache  # on every response: a dtype's datatype is worked out once
+def _datatype(dtype: np.dtype[Any]) -> str:
+    kind = dtype.kind
     if kind == "b":
         return "BOOL"
     if kind in "iu":
-        return f"{'U' if kind == 'u' else ''}INT{array.dtype.itemsize * 8}"
+        return f"{'U' if kind == 'u' else ''}INT{dtype.itemsize * 8}"
     if kind == "f":
-        return f"FP{array.dtype.itemsize * 8}"
+        return f"FP{dtype.itemsize * 8}"
     return "BYTES"
 
 
@@ -252,6 +261,8 @@ def error(message: str) -> dict[str, Any]:
 
 def named_outputs(output: Any, *, default: str) -> Mapping[str, Any]:
     """A model output as named tensors: a mapping as is, a DataFrame by column, else one tensor."""
+    if type(output) is np.ndarray:  # the common case, before the slower checks
+        return {default: output}
     if isinstance(output, Mapping):
         return output
     if is_frame(output):

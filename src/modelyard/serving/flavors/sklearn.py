@@ -11,6 +11,7 @@ from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.model_format import ModelSpec
 from modelyard.serving.flavors.base import Capabilities, FlavorLoader, LoadedModel, import_library
 from modelyard.serving.flavors.inputs import FeatureAligner
+from modelyard.serving.flavors.skops_io import import_skops_io
 
 SERIALIZATION_FORMATS = ("pickle", "cloudpickle", "skops")
 
@@ -49,7 +50,7 @@ def load_estimator(path: Path, conf: Mapping[str, Any], *, flavor: str, extra: s
             f"expected one of {', '.join(SERIALIZATION_FORMATS)}"
         )
     if fmt == "skops":
-        skops_io = import_library("skops.io", flavor=flavor, extra=extra, package="skops")
+        skops_io = import_skops_io(flavor=flavor, extra=extra)
         trusted = conf.get("skops_trusted_types")
         return skops_io.load(path, trusted=list(trusted) if trusted else None)
     if fmt == "cloudpickle":  # cloudpickle's output needs cloudpickle importable to unpickle
