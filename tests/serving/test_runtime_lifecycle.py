@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -118,7 +117,7 @@ def test_metrics_move_with_the_traffic(iris_dir: Path) -> None:
 
 
 def test_auto_mode_runs_a_slow_model_on_threads_and_health_keeps_answering(sleeper_dir: Path) -> None:
-    async def main() -> tuple[bool, float, float]:
+    async def main() -> tuple[bool, bool]:
         runtime = ModelRuntime(sleeper_dir, name="s", options=RuntimeOptions(inline_threshold=0.002))
         runtime.load()
         app = ServingApp(DataPlane(runtime))
@@ -126,24 +125,21 @@ def test_auto_mode_runs_a_slow_model_on_threads_and_health_keeps_answering(sleep
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as client:
             await client.post("/invocations", json={"inputs": [[0.05]]})  # teaches the runtime it is slow
             inline = runtime._inline()
-            started = time.perf_counter()
             slow = asyncio.ensure_future(client.post("/invocations", json={"inputs": [[0.5]]}))
             await asyncio.sleep(0.05)
             live = await client.get("/v2/health/live")
-            live_at = time.perf_counter() - started
+            sleeping = not slow.done()  # the health check did not wait for the model
             assert live.status_code == 200 and (await slow).status_code == 200
-            slow_at = time.perf_counter() - started
         await runtime.aclose()
-        return inline, live_at, slow_at
+        return inline, sleeping
 
-    inline, live_at, slow_at = asyncio.run(main())
-    assert inline is False
-    assert live_at < 0.4 < slow_at  # answered while the model was still sleeping
+    assert asyncio.run(main()) == (False, True)
 
 
 def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
     async def main() -> tuple[bool, bool]:
-        runtime = ModelRuntime(iris_dir, name="iris")
+        # a threshold far above any real predict time, so a loaded machine cannot change the answer
+        runtime = ModelRuntime(iris_dir, name="iris", options=RuntimeOptions(inline_threshold=0.5))
         runtime.load()
         runtime.start()
         runtime._ewma = 1.0  # as if it had looked slow (e.g. timed while waiting for the GIL)
@@ -161,7 +157,9 @@ def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
 def test_auto_mode_uses_threads_while_many_clients_are_connected(iris_dir: Path) -> None:
     # inline predicts serve a crowd of connections unevenly (a long latency tail): threads then
     async def main() -> list[dict[tuple[str, ...], float]]:
-        runtime = ModelRuntime(iris_dir, name="iris", options=RuntimeOptions(inline_max_connections=16))
+        runtime = ModelRuntime(
+            iris_dir, name="iris", options=RuntimeOptions(inline_max_connections=16, inline_threshold=0.5)
+        )
         runtime.load()
         runtime.start()
         prepared = runtime.enforcer.prepare(Rows([[5.1, 3.5, 1.4, 0.2]]))
