@@ -120,10 +120,16 @@ class InputEnforcer:
     # -- entry point ------------------------------------------------------------------------------
 
     def prepare(self, payload: Payload) -> Prepared:
-        if self._one_tensor is not None and type(payload) is Tensors and len(payload.tensors) == 1:
-            (array,) = payload.tensors.values()
-            if array.ndim:
-                return self._for_one_tensor(self._one_tensor, array)
+        one = self._one_tensor
+        if one is not None:
+            if type(payload) is Tensors and len(payload.tensors) == 1:
+                (array,) = payload.tensors.values()
+                if array.ndim:
+                    return self._for_one_tensor(one, array, typed=True)
+            elif type(payload) is Rows:  # JSON rows for the one tensor (MLflow inputs, Seldon ndarray)
+                array = json_tensor(payload.rows, "input")
+                if array.ndim:
+                    return self._for_one_tensor(one, array, typed=False)
         if isinstance(payload, Raw):
             return Prepared(payload.value, 1)
         if _is_empty(payload):
@@ -290,13 +296,14 @@ class InputEnforcer:
             return Prepared(cast_tensor(first, pairs[0][0].dtype), rows)
         return Prepared({str(t.name): cast_tensor(a, t.dtype) for t, a in pairs}, rows)
 
-    def _for_one_tensor(self, spec: TensorSpec, array: np.ndarray) -> Prepared:
-        """``_for_tensors`` for one typed tensor (not a scalar) and a signature of one batch-first
-        tensor: the same checks and cache keys, without the lists the general case needs."""
+    def _for_one_tensor(self, spec: TensorSpec, array: np.ndarray, *, typed: bool) -> Prepared:
+        """``_for_tensors`` for one tensor (not a scalar; ``typed``: its dtype came from the client,
+        not from JSON) and a signature of one batch-first tensor: the same checks, cache keys and
+        errors, without the lists the general case needs."""
         rows = array.shape[0]
         if rows == 0:
             raise BadRequest("the request holds no rows (an empty batch): send at least one row")
-        dtype = observed_tensor_dtype(array, spec.dtype, typed=True)
+        dtype = observed_tensor_dtype(array, spec.dtype, typed=typed)
         self._check(
             ("t", (dtype, array.shape[1:])),
             lambda: Schema((TensorSpec(dtype=dtype, shape=array.shape, name=spec.name),)),

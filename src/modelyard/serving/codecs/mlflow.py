@@ -50,7 +50,7 @@ def decode_json(document: Any) -> tuple[Payload, dict[str, Any] | None]:
         return Table(data), params
     if not isinstance(data, list):
         return Rows([data]), params
-    if data and all(isinstance(row, dict) for row in data):
+    if data and isinstance(data[0], dict) and all(isinstance(row, dict) for row in data):
         return records(data), params
     return Rows(data), params
 

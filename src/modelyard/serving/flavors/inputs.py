@@ -45,7 +45,11 @@ class FeatureAligner:
     call, and a Pipeline that selects columns by name cannot work at all."""
 
     def __init__(self, feature_names: Sequence[str] | None) -> None:
+        import numpy as np
+
         self.feature_names = tuple(str(n) for n in feature_names) if feature_names is not None else None
+        # what passes through untouched, checked first: a plain array for a model without names
+        self._as_is: type | None = np.ndarray if self.feature_names is None else None
 
     @classmethod
     def for_model(cls, model: Any) -> FeatureAligner:
@@ -54,6 +58,8 @@ class FeatureAligner:
         return cls(list(names) if names is not None else None)
 
     def __call__(self, inputs: Any) -> Any:
+        if type(inputs) is self._as_is:  # the common case, before the slower checks
+            return inputs
         if self.feature_names is None:
             return as_array(inputs) if is_dataframe(inputs) or isinstance(inputs, Mapping) else inputs
         if is_dataframe(inputs):
