@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, literal, select
-from sqlalchemy.orm import QueryableAttribute, Session
 
 from modelyard.domain.deployments import Phase, Stage
 from modelyard.domain.errors import InvalidParameter, NotFound
@@ -138,33 +137,13 @@ def _rollback(svc: Services, actor: Principal, key: Any) -> None:
 
 # ---- access --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class LiveDeployments:
+class LiveDeployments(GroupScoped):
     """The group policy, with deployments being deleted left out of every read."""
-
-    groups: GroupScoped
 
     def visible(self, actor: Principal) -> ColumnElement[bool] | None:
         live = DeploymentRow.deleting.is_(False)
-        condition = self.groups.visible(actor)
+        condition = super().visible(actor)
         return live if condition is None else and_(condition, live)
-
-    def check(
-        self,
-        session: Session,
-        actor: Principal,
-        *,
-        primary_key: QueryableAttribute[Any],
-        key: Any,
-        operation: str,
-        what: str,
-    ) -> None:
-        self.groups.check(session, actor, primary_key=primary_key, key=key, operation=operation, what=what)
-
-    def allowed(self, actor: Principal, operation: str) -> bool:
-        return self.groups.allowed(actor, operation)
-
-    def requirement(self, operation: str) -> str:
-        return self.groups.requirement(operation)
 
 
 # ---- the declaration -----------------------------------------------------------------------------
@@ -271,7 +250,7 @@ DEPLOYMENT = ResourceSpec(
         Action("start", "Start", _start),
         Action("rollback", "Roll back", _rollback, "Restore the spec before the latest change?"),
     ),
-    access=LiveDeployments(GroupScoped(GroupPath(DeploymentRow.group_id))),
+    access=LiveDeployments(GroupPath(DeploymentRow.group_id)),
 )
 
 DEPLOYMENT_RESOURCES = (DEPLOYMENT,)
