@@ -50,6 +50,19 @@ def alive(pid: int) -> bool:
         return False
 
 
+def processes_under(root: Path) -> set[int]:
+    """Processes whose command line names a path under ``root`` (the replicas of this test's server)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(root).encode() in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 class Server:
     """`modelyard server` in its own process, on a data dir that outlives it (so a new one can adopt)."""
 
@@ -114,8 +127,11 @@ def platform(tmp_path: Path, settings: Any) -> Iterator[Platform]:
         try:
             yield found
         finally:
-            server.kill()
-            for pid in found.pids:
+            try:
+                server.terminate()  # with stop-replicas-on-exit, the server drains its replicas
+            except subprocess.TimeoutExpired:
+                server.kill()
+            for pid in found.pids | processes_under(tmp_path):  # whatever a failed test left behind
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
 
