@@ -1,8 +1,7 @@
 """Leader election through a lease row: with several servers on one database, one controller reconciles.
 
-The holder renews the row's expiry every ``renew_s``; anyone may take it once it has expired. Taking and
-renewing are one atomic ``UPDATE ... WHERE name = ? AND (holder = me OR expires_at < now)``, so two
-servers can never both succeed; the very first ``INSERT`` races on the primary key instead. A holder
+The holder renews the row's expiry every ``renew_s``; anyone may take it once it has expired (the
+atomic take is ``storage.leases.take``, so two servers can never both succeed). A holder
 that cannot reach the database stops reconciling when its own lease would have run out, before anyone
 else may take it over (clocks of the servers are assumed to agree to well within a second).
 """
@@ -12,11 +11,10 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from modelyard.storage import leases
 from modelyard.storage.db import Database
-from modelyard.storage.orm import ControllerLeaseRow
 
 log = logging.getLogger("modelyard.controller")
 
@@ -64,45 +62,16 @@ class Lease:
         return won
 
     def _try(self) -> bool:
-        now = _now_ms()
-        with self.db.write() as s:
-            result = s.execute(
-                update(ControllerLeaseRow)
-                .where(ControllerLeaseRow.name == self.name)
-                .where(or_(ControllerLeaseRow.holder == self.holder, ControllerLeaseRow.expires_at < now))
-                .values(holder=self.holder, expires_at=now + self.duration_ms)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return True
-            exists = s.scalar(select(ControllerLeaseRow.name).where(ControllerLeaseRow.name == self.name))
-            if exists is not None:
-                return False
-        try:
-            with self.db.write() as s:
-                s.add(
-                    ControllerLeaseRow(name=self.name, holder=self.holder, expires_at=now + self.duration_ms)
-                )
-        except IntegrityError:  # another server inserted it first
-            return False
-        return True
+        return leases.take(self.db, self.name, self.holder, now_ms=_now_ms(), duration_ms=self.duration_ms)
 
     def release(self) -> None:
         """Give the lease up (a clean shutdown), so another server takes over at once."""
         self._valid_until = 0.0
         try:
-            with self.db.write() as s:
-                s.execute(
-                    update(ControllerLeaseRow)
-                    .where(ControllerLeaseRow.name == self.name, ControllerLeaseRow.holder == self.holder)
-                    .values(expires_at=0)
-                    .execution_options(synchronize_session=False)
-                )
+            leases.release(self.db, self.name, self.holder)
         except SQLAlchemyError as exc:
             log.warning("controller lease %r: could not release it: %s", self.name, exc)
 
     def holder_now(self) -> str | None:
         """Who holds the lease now (None when nobody does)."""
-        with self.db.read() as s:
-            row = s.get(ControllerLeaseRow, self.name)
-            return row.holder if row is not None and row.expires_at >= _now_ms() else None
+        return leases.holder(self.db, self.name, now_ms=_now_ms())

@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelyard.domain.deployments import EndpointAccess, Phase, Replica, ReplicaState
+from modelyard.domain.deployments import (
+    DeploymentSpec,
+    EndpointAccess,
+    Phase,
+    Replica,
+    ReplicaState,
+    Stage,
+    parse_spec,
+)
 from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal, Role
 from modelyard.services.audit import record
@@ -36,9 +44,10 @@ class Route:
     token_hashes: frozenset[str]
 
 
-def role_for(spec: dict[str, Any]) -> Role:
+def role_for(spec: DeploymentSpec | dict[str, Any]) -> Role:
     """Changing a production deployment takes the group's admin; a staging one, a member."""
-    return Role.ADMIN if spec.get("stage") == "production" else Role.MEMBER
+    stage = spec.stage.value if isinstance(spec, DeploymentSpec) else spec.get("stage")
+    return Role.ADMIN if stage == Stage.PRODUCTION.value else Role.MEMBER
 
 
 class DeploymentRuntimeOps:
@@ -193,13 +202,10 @@ class DeploymentRuntimeOps:
                 .where(DeploymentRow.deleting.is_(False))
                 .order_by(DeploymentRow.name)
             ).all()
-        out = []
-        for name, spec, ready, phase in rows:
-            desired = (
-                0 if spec.get("stop") else sum(int(p.get("replicas", 0)) for p in spec.get("predictors", []))
-            )
-            out.append({"name": name, "desired": desired, "ready": ready, "phase": phase})
-        return out
+        return [
+            {"name": name, "desired": parse_spec(spec).replicas, "ready": ready, "phase": phase}
+            for name, spec, ready, phase in rows
+        ]
 
     def route(self, name: str) -> Route | None:
         """The gateway's view of deployment ``name`` (no access check here: the gateway does it)."""

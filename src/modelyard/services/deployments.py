@@ -28,6 +28,7 @@ from modelyard.domain.deployments import (
     Stage,
     endpoint_path,
     merge_spec,
+    parse_model_ref,
     parse_spec,
     push_history,
     validate_deployment_name,
@@ -40,7 +41,7 @@ from modelyard.domain.registry import join_uri
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.deployment_runtime import DeploymentRuntimeOps
+from modelyard.services.deployment_runtime import DeploymentRuntimeOps, role_for
 from modelyard.services.quotas import group_usage, load_quota
 from modelyard.storage import registry_repo
 from modelyard.storage.db import Database
@@ -51,11 +52,6 @@ SNAPSHOT_ROOT = "deployments"  # where promotion copies model files, inside the 
 
 def _not_found(name: str) -> NotFound:
     return NotFound(f"Deployment '{name}' does not exist (or you do not have access to it).")
-
-
-def _role_for(spec: DeploymentSpec | dict[str, Any]) -> Role:
-    stage = spec.stage.value if isinstance(spec, DeploymentSpec) else spec.get("stage")
-    return Role.ADMIN if stage == Stage.PRODUCTION.value else Role.MEMBER
 
 
 def slug(text: str) -> str:
@@ -110,11 +106,11 @@ class DeploymentService(DeploymentRuntimeOps):
 
     @staticmethod
     def view(s: Session, row: DeploymentRow) -> dict[str, Any]:
-        group = s.scalar(select(GroupRow.name).where(GroupRow.id == row.group_id))
+        group = s.get(GroupRow, row.group_id)  # the session's identity map: one query per group in a list
         return {
             "id": row.id,
             "name": row.name,
-            "group": group,
+            "group": group.name if group is not None else None,
             "owner": row.owner,
             "stage": row.stage,
             "spec": row.spec,
@@ -236,14 +232,20 @@ class DeploymentService(DeploymentRuntimeOps):
 
     # ---- changes -------------------------------------------------------------------------------
     def create(
-        self, actor: Principal, name: Any, spec_raw: Any, *, group: str | None = None
+        self,
+        actor: Principal,
+        name: Any,
+        spec_raw: Any,
+        *,
+        group: str | None = None,
+        promoted_from: int | None = None,
     ) -> dict[str, Any]:
         name = validate_deployment_name(name)
         spec = parse_spec(spec_raw)
         try:
             with self.db.write() as s:
                 group_id = self._group_for(s, actor, group)
-                actor.require(group_id, _role_for(spec), what=f"Creating a {spec.stage.value} deployment")
+                actor.require(group_id, role_for(spec), what=f"Creating a {spec.stage.value} deployment")
                 existing = s.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
                 if existing is not None:
                     raise AlreadyExists(f"name: a deployment named '{name}' already exists.")
@@ -269,6 +271,7 @@ class DeploymentService(DeploymentRuntimeOps):
                     available_replicas=0,
                     replica_status=[],
                     history=push_history([], now, actor.username, data),
+                    source_deployment_id=promoted_from,
                     deleting=False,
                     created_at=now,
                     updated_at=now,
@@ -300,13 +303,13 @@ class DeploymentService(DeploymentRuntimeOps):
         with self.db.write() as s:
             row = self._row(s, actor, name, Role.VIEWER, lock=True)
             current = parse_spec(row.spec)
-            actor.require(row.group_id, _role_for(current), what=f"Changing deployment '{name}'")
+            actor.require(row.group_id, role_for(current), what=f"Changing deployment '{name}'")
             new = change(s, row, current)
             if new.stage is not current.stage:
                 raise InvalidParameter(
                     "stage: cannot change; promote a staging deployment to create a production one."
                 )
-            actor.require(row.group_id, _role_for(new), what=f"Changing deployment '{name}'")
+            actor.require(row.group_id, role_for(new), what=f"Changing deployment '{name}'")
             data = new.to_json()
             if data == row.spec:
                 return self.view(s, row)
@@ -406,19 +409,14 @@ class DeploymentService(DeploymentRuntimeOps):
             ]
         }
         spec = merge_spec(spec, pinned)
-        view = self.create(actor, target, spec.to_json(), group=group)
-        with self.db.write() as s:
-            created = s.scalar(select(DeploymentRow).where(DeploymentRow.name == view["name"]))
-            assert created is not None
-            created.source_deployment_id = source_id
-            view["promoted_from"] = source_id
+        view = self.create(actor, target, spec.to_json(), group=group, promoted_from=source_id)
         return view
 
     def delete(self, actor: Principal, name: str) -> None:
         """Remove the deployment; the controller stops its replicas (draining them) right after."""
         with self.db.write() as s:
             row = self._row(s, actor, name, Role.VIEWER, lock=True)
-            actor.require(row.group_id, _role_for(row.spec), what=f"Deleting deployment '{name}'")
+            actor.require(row.group_id, role_for(row.spec), what=f"Deleting deployment '{name}'")
             record(
                 s,
                 actor,
@@ -438,15 +436,14 @@ class DeploymentService(DeploymentRuntimeOps):
         """RocketML's "deploy to staging" in one call: one replica of ``model`` (a model version or a
         run's model) in the actor's group, named after the model unless ``name`` is given."""
         if name is None:
-            m = re.match(r"^models:/([^/@]+)(?:/(\d+)|@(.+))$", model or "")
-            base = (
-                f"{m[1]}-{m[2] or m[3]}"
-                if m
-                else f"run-{model.split('/')[1][:8]}"
-                if model.startswith("runs:/")
-                else "model"
-            )
-            name = slug(base)
+            try:
+                ref = parse_model_ref(model, "model")
+            except InvalidParameter:
+                ref = None  # create() refuses it, naming the field
+            if ref is not None and ref.name is not None:
+                name = slug(f"{ref.name}-{ref.version or ref.alias}")
+            else:
+                name = slug(f"run-{ref.run_id[:8]}" if ref is not None and ref.run_id else "model")
         return self.create(
             actor,
             name,
