@@ -16,7 +16,7 @@ from modelyard.serving.errors import ModelFailed, ServingError
 from modelyard.serving.flavors import MissingFlavorLibrary
 from modelyard.serving.payload import Rows
 from modelyard.serving.rest import ServingApp
-from modelyard.serving.runtime import ModelRuntime, RuntimeOptions
+from modelyard.serving.runtime import ModelRuntime, RuntimeOptions, typical
 from tests.serving import test_runtime_kit as kit
 from tests.serving.test_runtime_kit import custom_model, serving
 
@@ -142,7 +142,9 @@ def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
         runtime = ModelRuntime(iris_dir, name="iris", options=RuntimeOptions(inline_threshold=0.5))
         runtime.load()
         runtime.start()
-        runtime._ewma = 1.0  # as if it had looked slow (e.g. timed while waiting for the GIL)
+        runtime._recent.extend(
+            [1.0, 1.0, 1.0]
+        )  # as if it had looked slow (e.g. timed while waiting for the GIL)
         before = runtime._inline()
         prepared = runtime.enforcer.prepare(Rows([[5.1, 3.5, 1.4, 0.2]]))
         for _ in range(200):
@@ -174,3 +176,12 @@ def test_auto_mode_uses_threads_while_many_clients_are_connected(iris_dir: Path)
         return counts
 
     assert asyncio.run(main()) == [{("inline",): 10.0}, {("thread",): 10.0}, {("inline",): 10.0}]
+
+
+def test_one_slow_inline_call_does_not_send_a_fast_model_to_threads() -> None:
+    threshold = RuntimeOptions().inline_threshold
+    fast, slow = 0.001, 0.050
+    assert typical([fast, fast, slow]) < threshold  # a hiccup: the machine was busy for 50 ms
+    assert typical([fast, slow, slow]) > threshold  # the model really got slower
+    assert typical([slow]) > threshold  # a warm-up or a probe decides alone
+    assert typical([fast, slow]) > threshold  # with two, the slower one

@@ -15,6 +15,7 @@ import typer
 PREDICT_MODES = ("auto", "inline", "thread")
 SELDON_METHODS = ("predict", "predict_proba")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+HTTP_SERVERS = ("modelyard", "uvicorn")
 
 
 def serve_model(
@@ -61,12 +62,16 @@ def serve_model(
     ),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request (slower)."),
+    http: str = typer.Option(
+        "modelyard", "--http", help="HTTP server: modelyard (built in, fastest) or uvicorn."
+    ),
 ) -> None:
     """Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."""
     for value, allowed, option in (
         (predict_mode, PREDICT_MODES, "--predict-mode"),
         (seldon_method, SELDON_METHODS, "--seldon-method"),
         (log_level, LOG_LEVELS, "--log-level"),
+        (http, HTTP_SERVERS, "--http"),
     ):
         if value not in allowed:
             raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
@@ -94,6 +99,7 @@ def serve_model(
         seldon_method=seldon_method,  # type: ignore[arg-type]  # checked above
         log_level=log_level,  # type: ignore[arg-type]  # checked above
         access_log=access_log,
+        http=http,  # type: ignore[arg-type]  # checked above
     )
     raise typer.Exit(serve(options))
 

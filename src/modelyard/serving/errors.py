@@ -35,6 +35,13 @@ class PayloadTooLarge(ServingError):
     status = 413
     code = ErrorCode.REQUEST_LIMIT_EXCEEDED
 
+    @classmethod
+    def of(cls, size: int, limit: int) -> PayloadTooLarge:
+        return cls(
+            f"the request body ({size} bytes) is larger than this server's limit of {limit} bytes "
+            "(--max-body-bytes)"
+        )
+
 
 class UnsupportedMediaType(ServingError):
     status = 415

@@ -171,61 +171,83 @@ class ServingApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        content_type: bytes | None,
+        body: bytes,
+        *,
+        refused: ServingError | None = None,
+    ) -> Reply:
+        """Answer one request whose body has been read: (status, body, content type). Errors become
+        the route's protocol's error body (``refused``: an error found while reading, such as a body
+        over the limit); every answer is counted in the metrics. Raises only on cancellation."""
         started = time.perf_counter()
         metrics = self.metrics
         in_flight = metrics.in_flight
         in_flight.values[()] = in_flight.values.get((), 0.0) + 1.0
-        method, path = scope["method"], scope["path"]
         protocol, endpoint = "", "unknown"
+        status, payload, media = 499, b"", JSON  # what the metrics say if the request is cancelled
         try:
             route, params = self._resolve(method, path)
             protocol, endpoint = route.protocol, route.endpoint
-            content_type = None
-            content_length = None
-            for key, value in scope["headers"]:
-                if key == b"content-type":
-                    content_type = value
-                elif key == b"content-length":
-                    content_length = value
-            body = await self._body(receive, content_length) if route.body else b""
+            if refused is not None:
+                raise refused
             status, payload, media = await route.handler(Request(method, path, body, content_type, params))
         except ServingError as exc:
             protocol = protocol or _protocol_of(path)
             status, payload, media = exc.status, _error_body(protocol, exc), JSON
-        except _Disconnected:
-            protocol = protocol or _protocol_of(path)
-            status, payload, media = 499, b"", JSON
         except Exception as exc:  # a bug of ours: answer 500, keep serving
             log.exception("unexpected error answering %s %s", method, path)
             protocol = protocol or _protocol_of(path)
             error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
             status, payload, media = 500, _error_body(protocol, error), JSON
-        try:
-            if status != 499:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [(b"content-type", media), (b"content-length", b"%d" % len(payload))],
-                    }
-                )
-                await send({"type": "http.response.body", "body": payload if method != "HEAD" else b""})
         finally:
             in_flight.values[()] -= 1.0
-            metrics.observe_request(protocol, endpoint, status, time.perf_counter() - started)
+            metrics.observe_request(
+                protocol or _protocol_of(path), endpoint, status, time.perf_counter() - started
+            )
+        return status, payload, media
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        content_type = None
+        content_length = None
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                content_type = value
+            elif key == b"content-length":
+                content_length = value
+        body, refused = b"", None
+        try:
+            body = await self._body(receive, content_length)
+        except PayloadTooLarge as exc:
+            refused = exc
+        except _Disconnected:
+            self.metrics.observe_request(_protocol_of(path), "unknown", 499, 0.0)
+            return
+        status, payload, media = await self.handle(method, path, content_type, body, refused=refused)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", media), (b"content-length", b"%d" % len(payload))],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload if method != "HEAD" else b""})
 
     async def _body(self, receive: Receive, content_length: bytes | None) -> bytes:
         limit = self.max_body_bytes
         if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise PayloadTooLarge(_too_large(int(content_length), limit))
+            raise PayloadTooLarge.of(int(content_length), limit)
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
         body: bytes = message.get("body", b"")
         if not message.get("more_body"):
             if len(body) > limit:
-                raise PayloadTooLarge(_too_large(len(body), limit))
+                raise PayloadTooLarge.of(len(body), limit)
             return body
         chunks, size = [body], len(body)
         while message.get("more_body"):
@@ -235,7 +257,7 @@ class ServingApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(_too_large(size, limit))
+                raise PayloadTooLarge.of(size, limit)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -244,17 +266,26 @@ class ServingApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self.runtime.start()
-                    if self.runtime.phase == "created":
-                        self._load_in_background()
+                    self.startup()
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.runtime.aclose()
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def startup(self) -> None:
+        """In the running event loop, before serving: start the runtime and, unless the model is
+        already loaded, load it on a background thread (liveness answers during the load)."""
+        self.runtime.start()
+        if self.runtime.phase == "created":
+            self._load_in_background()
+
+    async def shutdown(self) -> None:
+        """After the last request: stop the batcher and the predict threads."""
+        await self.runtime.aclose()
 
     def _load_in_background(self) -> None:
         def load() -> None:
@@ -417,7 +448,3 @@ def _seldon_json(request: Request) -> Any:
         return jsonio.loads(request.body)
     _require_json(header, "a Seldon message")
     return jsonio.loads(request.body)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return f"the request body ({size} bytes) is larger than this server's limit of {limit} bytes (--max-body-bytes)"

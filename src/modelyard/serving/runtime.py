@@ -10,7 +10,7 @@ load failure is recorded in ``error`` and reported by whoever runs the server.
 event loop or on a worker thread, per ``RuntimeOptions.predict_mode``. Inline is faster (no thread
 hand-off, no GIL hand-over: measured 5-15% more requests/s for a sub-millisecond scikit-learn
 predict, bench/serving/quick_compare.py) but blocks the loop while the model runs, so ``auto`` runs
-inline only while the moving average of predict time stays under ``inline_threshold``, and moves
+inline only while the median of its last three predict times stays under ``inline_threshold``, and moves
 slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
 wall time includes waits for the GIL, so a fast model could look slow there forever: when its
 thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and lets
@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ class ModelRuntime:
         self._enforcer: InputEnforcer | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._batcher: AdaptiveBatcher[_Job, Prediction] | None = None
-        self._ewma = 0.0  # moving average of predict seconds, for predict_mode="auto"
+        self._recent: deque[float] = deque(maxlen=3)  # the last inline predict times (auto mode)
         self._threaded = 0  # predicts run on threads (auto mode probes inline now and then)
         self._probe = False
         self._outstanding = 0  # requests inside the batcher (queued or predicting)
@@ -197,7 +198,7 @@ class ModelRuntime:
         seconds = self._predict_sync(prepared.value, None, "predict")[2]
         if seconds >= self.options.inline_threshold:  # a first call pays for lazy set-ups: time a second
             seconds = self._predict_sync(prepared.value, None, "predict")[2]
-        self._ewma = seconds
+        self._recent.append(seconds)
         log.debug("warm-up prediction took %.2f ms", seconds * 1000)
 
     # -- running --------------------------------------------------------------------------------
@@ -249,22 +250,25 @@ class ModelRuntime:
         self, value: Any, params: Mapping[str, Any] | None, method: Method
     ) -> tuple[Any, Any, float]:
         if self._inline():
-            self._probe = False
+            probe, self._probe = self._probe, False
             self.metrics.predict_calls.inc(_INLINE)
             output, custom, seconds = self._predict_sync(value, params, method)
+            # a probe's measurement decides alone
+            if probe:
+                self._recent.clear()
+            self._recent.append(seconds)
         else:
             loop = asyncio.get_running_loop()
             self.metrics.predict_calls.inc(_THREAD)
             output, custom, seconds, cpu = await loop.run_in_executor(
                 self._executor, self._predict_on_thread, value, params, method
             )
-            # On a thread, the wall time includes waits for the GIL held by the event loop, so a fast
-            # model could look slow forever: when its own CPU time says it is fast, try it inline
-            # now and then, and let that measurement decide.
+            # On a thread, the wall time includes waits for the GIL held by the event loop, so it
+            # says little about the cost inline. When the thread's own CPU time says the model is
+            # fast, try it inline now and then, and let that measurement decide.
             self._threaded += 1
             if cpu < self.options.inline_threshold and self._threaded % _PROBE_EVERY == 0:
                 self._probe = True
-        self._ewma = 0.8 * self._ewma + 0.2 * seconds
         if custom:
             self.metrics.record_custom(custom)
         return output, custom, seconds
@@ -279,7 +283,7 @@ class ModelRuntime:
             and self.connections() > self.options.inline_max_connections
         ):
             return False
-        return self._probe or self._ewma < self.options.inline_threshold
+        return self._probe or typical(self._recent) < self.options.inline_threshold
 
     def _predict_sync(
         self, value: Any, params: Mapping[str, Any] | None, method: Method
@@ -321,6 +325,15 @@ class ModelRuntime:
         rows = [job.prepared.rows for job in jobs]
         self.metrics.observe_predict(rows=sum(rows), requests=len(jobs), seconds=seconds)
         return [Prediction(part, custom) for part in _split(output, rows)]
+
+
+def typical(seconds: Sequence[float]) -> float:
+    """The median of the last few predict times: one slow call (the machine was busy) does not
+    move it, two in a row do. (With two, the slower one: erring towards threads.)"""
+    if not seconds:
+        return 0.0
+    ordered = sorted(seconds)
+    return ordered[len(ordered) // 2]
 
 
 # -- merging and splitting batches ---------------------------------------------------------------------
