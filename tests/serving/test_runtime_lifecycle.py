@@ -156,28 +156,6 @@ def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
     assert asyncio.run(main()) == (False, True)
 
 
-def test_auto_mode_uses_threads_while_many_clients_are_connected(iris_dir: Path) -> None:
-    # inline predicts serve a crowd of connections unevenly (a long latency tail): threads then
-    async def main() -> list[dict[tuple[str, ...], float]]:
-        runtime = ModelRuntime(
-            iris_dir, name="iris", options=RuntimeOptions(inline_max_connections=16, inline_threshold=0.5)
-        )
-        runtime.load()
-        runtime.start()
-        prepared = runtime.enforcer.prepare(Rows([[5.1, 3.5, 1.4, 0.2]]))
-        counts = []
-        for connected in (8, 64, 8):
-            runtime.connections = lambda n=connected: n
-            runtime.metrics.predict_calls.values.clear()
-            for _ in range(10):
-                await runtime.predict(prepared)
-            counts.append(dict(runtime.metrics.predict_calls.values))
-        await runtime.aclose()
-        return counts
-
-    assert asyncio.run(main()) == [{("inline",): 10.0}, {("thread",): 10.0}, {("inline",): 10.0}]
-
-
 def test_one_slow_inline_call_does_not_send_a_fast_model_to_threads() -> None:
     threshold = RuntimeOptions().inline_threshold
     fast, slow = 0.001, 0.050

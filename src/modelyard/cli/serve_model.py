@@ -16,6 +16,7 @@ PREDICT_MODES = ("auto", "inline", "thread")
 SELDON_METHODS = ("predict", "predict_proba")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 HTTP_SERVERS = ("modelyard", "uvicorn")
+LOOPS = ("asyncio", "uvloop")
 
 
 def serve_model(
@@ -65,6 +66,7 @@ def serve_model(
     http: str = typer.Option(
         "modelyard", "--http", help="HTTP server: modelyard (built in, fastest) or uvicorn."
     ),
+    loop: str = typer.Option("asyncio", "--loop", help="Event loop: asyncio (fairest under load) or uvloop."),
 ) -> None:
     """Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."""
     for value, allowed, option in (
@@ -72,6 +74,7 @@ def serve_model(
         (seldon_method, SELDON_METHODS, "--seldon-method"),
         (log_level, LOG_LEVELS, "--log-level"),
         (http, HTTP_SERVERS, "--http"),
+        (loop, LOOPS, "--loop"),
     ):
         if value not in allowed:
             raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
@@ -100,6 +103,7 @@ def serve_model(
         log_level=log_level,  # type: ignore[arg-type]  # checked above
         access_log=access_log,
         http=http,  # type: ignore[arg-type]  # checked above
+        loop=loop,  # type: ignore[arg-type]  # checked above
     )
     raise typer.Exit(serve(options))
 

@@ -10,15 +10,11 @@ load failure is recorded in ``error`` and reported by whoever runs the server.
 event loop or on a worker thread, per ``RuntimeOptions.predict_mode``. Inline is faster (no thread
 hand-off, no GIL hand-over: measured 5-15% more requests/s for a sub-millisecond scikit-learn
 predict, bench/serving/quick_compare.py) but blocks the loop while the model runs, so ``auto`` runs
-inline only while the median of its last three predict times stays under ``inline_threshold``, and moves
-slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
+inline only while the median of its last three predict times stays under ``inline_threshold``, and
+moves slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
 wall time includes waits for the GIL, so a fast model could look slow there forever: when its
 thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and lets
-that measurement decide. While more than ``inline_max_connections`` clients are connected (the HTTP
-server says how many through ``connections``), ``auto`` uses threads even for a fast model: inline
-predicts serve a crowd of connections unevenly (measured at 64 connections: p99 0.5-0.7 s inline,
-0.1-0.2 s on threads, at 5-10% fewer requests/s); with batching the batcher keeps the order instead.
-With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
+that measurement decide. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
 that merges concurrent requests with the same input structure.
 """
 
@@ -58,14 +54,13 @@ _INLINE, _THREAD = ("inline",), ("thread",)
 class RuntimeOptions:
     """``max_batch_size`` (rows per merged predict call; 0 or 1: no batching) and ``max_batch_wait``
     (seconds a batch may wait for more requests); ``predict_mode`` and ``inline_threshold`` (seconds)
-    and ``inline_max_connections`` choose where predict runs; ``threads``: worker threads for predict; ``warmup``: run the warm-up
+    choose where predict runs; ``threads``: worker threads for predict; ``warmup``: run the warm-up
     prediction before reporting ready."""
 
     max_batch_size: int = 0
     max_batch_wait: float = 0.005
     predict_mode: PredictMode = "auto"
     inline_threshold: float = 0.002
-    inline_max_connections: int = 16
     threads: int = 4
     warmup: bool = True
 
@@ -119,8 +114,6 @@ class ModelRuntime:
         self._probe = False
         self._outstanding = 0  # requests inside the batcher (queued or predicting)
         self.in_flight: Callable[[], float] = self.metrics.in_flight.get
-        # open client connections, when the HTTP server can tell (see _inline)
-        self.connections: Callable[[], int] | None = None
 
     # -- state --------------------------------------------------------------------------------
 
@@ -277,12 +270,6 @@ class ModelRuntime:
         mode = self.options.predict_mode
         if mode != "auto":
             return mode == "inline"
-        if (
-            self._batcher is None
-            and self.connections is not None
-            and self.connections() > self.options.inline_max_connections
-        ):
-            return False
         return self._probe or typical(self._recent) < self.options.inline_threshold
 
     def _predict_sync(
