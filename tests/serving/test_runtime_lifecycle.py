@@ -159,7 +159,7 @@ def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
 def test_one_slow_inline_call_does_not_send_a_fast_model_to_threads() -> None:
     threshold = RuntimeOptions().inline_threshold
     fast, slow = 0.001, 0.050
-    assert typical([fast, fast, slow]) < threshold  # a hiccup: the machine was busy for 50 ms
-    assert typical([fast, slow, slow]) > threshold  # the model really got slower
+    assert typical([fast, fast, slow, fast, slow]) < threshold  # hiccups: the machine was busy
+    assert typical([fast, fast, slow, slow, slow]) > threshold  # the model really got slower
     assert typical([slow]) > threshold  # a warm-up or a probe decides alone
     assert typical([fast, slow]) > threshold  # with two, the slower one

@@ -10,7 +10,7 @@ load failure is recorded in ``error`` and reported by whoever runs the server.
 event loop or on a worker thread, per ``RuntimeOptions.predict_mode``. Inline is faster (no thread
 hand-off, no GIL hand-over: measured 5-15% more requests/s for a sub-millisecond scikit-learn
 predict, bench/serving/quick_compare.py) but blocks the loop while the model runs, so ``auto`` runs
-inline only while the median of its last three predict times stays under ``inline_threshold``, and
+inline only while the median of its last five predict times stays under ``inline_threshold``, and
 moves slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
 wall time includes waits for the GIL, so a fast model could look slow there forever: when its
 thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and lets
@@ -46,7 +46,7 @@ log = logging.getLogger("modelyard.serving")
 PredictMode = Literal["auto", "inline", "thread"]
 Method = Literal["predict", "predict_proba"]
 _CUSTOM_FLAVOR = "modelyard_custom"
-_PROBE_EVERY = 64
+_PROBE_EVERY = 16
 _INLINE, _THREAD = ("inline",), ("thread",)
 
 
@@ -109,7 +109,7 @@ class ModelRuntime:
         self._enforcer: InputEnforcer | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._batcher: AdaptiveBatcher[_Job, Prediction] | None = None
-        self._recent: deque[float] = deque(maxlen=3)  # the last inline predict times (auto mode)
+        self._recent: deque[float] = deque(maxlen=5)  # the last inline predict times (auto mode)
         self._threaded = 0  # predicts run on threads (auto mode probes inline now and then)
         self._probe = False
         self._outstanding = 0  # requests inside the batcher (queued or predicting)
@@ -315,8 +315,8 @@ class ModelRuntime:
 
 
 def typical(seconds: Sequence[float]) -> float:
-    """The median of the last few predict times: one slow call (the machine was busy) does not
-    move it, two in a row do. (With two, the slower one: erring towards threads.)"""
+    """The median of the last few predict times: one or two slow calls (the machine was busy) do
+    not move it, three do. (With an even count, the slower middle one: erring towards threads.)"""
     if not seconds:
         return 0.0
     ordered = sorted(seconds)
