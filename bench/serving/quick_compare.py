@@ -7,10 +7,11 @@ practical limit of Python serving, per protocol? It
 1. trains the benchmark's model (GradientBoostingClassifier, 100 trees, 20 features, seeded) and saves it
    twice: a joblib file for the bare app and a model directory (tensor signature float64 [-1, 20]);
 2. starts both servers (one worker each) on free loopback ports, and measures cold start (launch to the
-   first 200 on a prediction) for serve-model;
+   first 200 on a prediction) for serve-model and for the bare app, alternately;
 3. drives each endpoint in turn with 1-row JSON requests for ``--seconds`` at ``--connections``, with wrk
    when it is installed (2 threads), else with a small asyncio keep-alive client, for ``--rounds``
-   interleaved rounds (so a busy machine hurts every target alike), and prints medians and ratios of
+   interleaved rounds, each with freshly started servers (so a busy machine, and the luck of one
+   process, hurt every target alike), and prints medians and ratios of
    requests/s, server CPU per request and p99 latency;
 4. with ``--batch``, does the same at 64 connections for the bare app, serve-model, and serve-model
    with batching (``--batch-wait-ms``).
@@ -278,12 +279,6 @@ def main() -> None:
             "seldon": json.dumps({"data": {"ndarray": [row]}}).encode(),
         }
 
-        cold = []
-        for _ in range(args.cold_runs):
-            port = free_port()
-            with process(serve_model_argv(model_dir, port, args.serve_arg)):
-                cold.append(wait_for(f"http://127.0.0.1:{port}/invocations", bodies["mlflow"]))
-
         bare_port, my_port = free_port(), free_port()
         bare_argv = [
             PYTHON,
@@ -297,28 +292,49 @@ def main() -> None:
             "--no-access-log",
         ]
         bare_env = {"BARE_MODEL_PATH": str(joblib_path), "PYTHONPATH": str(work)}
-        with (
-            process(bare_argv, bare_env) as bare_proc,
-            process(serve_model_argv(model_dir, my_port, args.serve_arg)) as my_proc,
-        ):
-            targets = [
-                Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid),
-                Target("mlflow", f"http://127.0.0.1:{my_port}/invocations", bodies["mlflow"], my_proc.pid),
-                Target("v2", f"http://127.0.0.1:{my_port}/v2/models/model/infer", bodies["v2"], my_proc.pid),
-                Target(
-                    "seldon",
-                    f"http://127.0.0.1:{my_port}/api/v1.0/predictions",
-                    bodies["seldon"],
-                    my_proc.pid,
-                ),
-            ]
-            for target in targets:
-                wait_for(target.url, target.body)
-                measure(target, seconds=1, connections=args.connections, work=work)  # warm up
-            results: dict[str, list[Sample]] = {t.name: [] for t in targets}
-            for r in range(args.rounds):
+
+        # Cold starts, alternating: the bare app's says what importing scikit-learn and unpickling
+        # the model cost on this machine, which serve-model cannot go below.
+        cold: list[float] = []
+        bare_cold: list[float] = []
+        for _ in range(args.cold_runs):
+            port = free_port()
+            with process(serve_model_argv(model_dir, port, args.serve_arg)):
+                cold.append(wait_for(f"http://127.0.0.1:{port}/invocations", bodies["mlflow"]))
+            port = free_port()
+            argv = [*bare_argv]
+            argv[argv.index("--port") + 1] = str(port)
+            with process(argv, bare_env):
+                bare_cold.append(wait_for(f"http://127.0.0.1:{port}/predict", bodies["mlflow"]))
+        # Fresh processes every round: two processes running the same code on this kind of machine
+        # differ by up to 20% in CPU per request (memory layout, which core), so one pair would
+        # decide the ratio by luck.
+        results: dict[str, list[Sample]] = {}
+        for r in range(args.rounds):
+            with (
+                process(bare_argv, bare_env) as bare_proc,
+                process(serve_model_argv(model_dir, my_port, args.serve_arg)) as my_proc,
+            ):
+                targets = [
+                    Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid),
+                    Target(
+                        "mlflow", f"http://127.0.0.1:{my_port}/invocations", bodies["mlflow"], my_proc.pid
+                    ),
+                    Target(
+                        "v2", f"http://127.0.0.1:{my_port}/v2/models/model/infer", bodies["v2"], my_proc.pid
+                    ),
+                    Target(
+                        "seldon",
+                        f"http://127.0.0.1:{my_port}/api/v1.0/predictions",
+                        bodies["seldon"],
+                        my_proc.pid,
+                    ),
+                ]
+                for target in targets:
+                    wait_for(target.url, target.body)
+                    measure(target, seconds=1, connections=args.connections, work=work)  # warm up
                 for target in targets[r % len(targets) :] + targets[: r % len(targets)]:  # rotate the order
-                    results[target.name].append(
+                    results.setdefault(target.name, []).append(
                         measure(target, seconds=args.seconds, connections=args.connections, work=work)
                     )
 
@@ -361,7 +377,7 @@ def main() -> None:
                             measure(target, seconds=args.seconds, connections=64, work=work)
                         )
 
-    report(args, results, at64, cold)
+    report(args, results, at64, cold, bare_cold)
 
 
 def report(
@@ -369,6 +385,7 @@ def report(
     results: dict[str, list[Sample]],
     at64: dict[str, list[Sample]],
     cold: list[float],
+    bare_cold: list[float],
 ) -> None:
     tool = "wrk -t2" if shutil.which("wrk") else "asyncio client"
     print(
@@ -387,7 +404,8 @@ def report(
         _table(at64)
     print(
         f"\ncold start (launch to first 200, python -m modelyard.cli.serve_model): median {statistics.median(cold):.2f} s "
-        f"({', '.join(f'{c:.2f}' for c in cold)})"
+        f"({', '.join(f'{c:.2f}' for c in cold)}); the bare app: median {statistics.median(bare_cold):.2f} s "
+        f"({', '.join(f'{c:.2f}' for c in bare_cold)})"
     )
 
 

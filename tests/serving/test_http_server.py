@@ -172,6 +172,23 @@ def test_a_body_over_the_limit_is_refused_before_it_is_sent(server: Running) -> 
         assert closed(sock)
 
 
+def test_a_refusal_behind_a_pipelined_request_comes_after_its_answer(server: Running) -> None:
+    with server.connect() as sock:
+        buffer = bytearray()
+        sock.sendall(
+            post("/invocations", {"inputs": [SETOSA]})
+            + b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 99999\r\n\r\n"
+        )
+        first, second = read_answer(sock, buffer), read_answer(sock, buffer)
+        assert (first[0], json.loads(first[2]), "connection" in first[1]) == (
+            200,
+            {"predictions": [0]},
+            False,
+        )
+        assert (second[0], second[1]["connection"]) == (413, "close")
+        assert closed(sock)
+
+
 def test_a_chunked_body_growing_past_the_limit_is_refused(server: Running) -> None:
     part = b"x" * 3000
     with server.connect() as sock:

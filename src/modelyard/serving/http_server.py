@@ -161,6 +161,7 @@ class _Connection(asyncio.Protocol):
         self.busy = False  # a request is being answered
         self.closing = False  # close once the answer in progress is written
         self.reading_paused = False
+        self.refusing = False  # a 413 is on its way: read nothing more
         self.rejection: bytes | None = None
         self.idle_since: float | None = time.monotonic()
         self._writable = asyncio.Event()
@@ -258,8 +259,9 @@ class _Connection(asyncio.Protocol):
     # -- answering --------------------------------------------------------------------------------
 
     def closing_after_refusal(self) -> None:
-        """After a 413: stop reading; the connection closes once the refusal is written."""
-        self.closing = True
+        """After a 413: stop reading; the connection closes once the refusal is written (a body
+        that was not read leaves the stream unusable)."""
+        self.refusing = True
         if self.transport is not None and not self.reading_paused:
             self.transport.pause_reading()
             self.reading_paused = True
@@ -267,7 +269,7 @@ class _Connection(asyncio.Protocol):
     def _request(self, body: bytes) -> _Request:
         parser = self.parser
         url = self.url
-        if b"?" in url or b"%" in url or b"#" in url:
+        if b"?" in url or b"%" in url or b"#" in url or not url.startswith(b"/"):
             path = unquote(httptools.parse_url(url).path.decode("latin-1"), errors="replace")
         else:
             path = url.decode("latin-1")
@@ -298,7 +300,7 @@ class _Connection(asyncio.Protocol):
                 if self.closing or not self.waiting:
                     break
                 request = self.waiting.popleft()
-                if self.reading_paused and len(self.waiting) < _MAX_PIPELINED // 2 and self.refused is None:
+                if self.reading_paused and len(self.waiting) < _MAX_PIPELINED // 2 and not self.refusing:
                     self.reading_paused = False
                     if self.transport is not None:
                         self.transport.resume_reading()
@@ -317,9 +319,12 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        keep_alive = request.keep_alive and not self.closing and not self.server.draining
+        keep_alive = (
+            request.keep_alive and request.refused is None and not self.closing and not self.server.draining
+        )
         if not keep_alive:
             self.closing = True
+            self.waiting.clear()
         head = (
             _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status,
             b"content-type: ",
