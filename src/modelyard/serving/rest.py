@@ -1,14 +1,16 @@
-"""The HTTP layer: a hand-written ASGI app over the dataplane, for the three protocols and /metrics.
+"""The HTTP layer over the dataplane, for the three protocols and /metrics: ``ServingApp.handle``
+answers one request whose body has been read, and the app is also a hand-written ASGI app over it.
 
 No framework on the hot path (no dependency injection, no validation models, no middleware stack):
-a request is one dictionary lookup for its route, one pass over its headers, the body read with a
-size limit, orjson, one dataplane call and two ``send`` calls. That is what keeps a prediction
-within a few percent of a bare ``json.loads`` + ``model.predict`` app.
+a request is one dictionary lookup for its route, orjson and one dataplane call. serve-model's own
+HTTP server (``http_server.py``) calls ``handle`` directly; the ASGI entry adds one pass over the
+headers, the body read with a size limit, and two ``send`` calls.
 
 Each route belongs to a protocol, which decides the error shape: Seldon's ``{"status": {...}}``, V2's
 ``{"error"}``, MLflow's ``{"error_code", "message"}``. Every request is counted in the metrics by
-protocol, endpoint and status code. The lifespan starts the runtime (and, unless the model is
-already loaded, loads it on a background thread so liveness answers during the load).
+protocol, endpoint and status code. ``startup`` (the ASGI lifespan calls it) starts the runtime
+(and, unless the model is already loaded, loads it on a background thread so liveness answers
+during the load).
 """
 
 from __future__ import annotations

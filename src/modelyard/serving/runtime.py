@@ -11,10 +11,10 @@ event loop or on a worker thread, per ``RuntimeOptions.predict_mode``. Inline is
 hand-off, no GIL hand-over: measured 5-15% more requests/s for a sub-millisecond scikit-learn
 predict, bench/serving/quick_compare.py) but blocks the loop while the model runs, so ``auto`` runs
 inline only while the median of its last five predict times stays under ``inline_threshold``, and
-moves slow models to threads, where health checks, metrics and the drain keep answering. On a thread the
-wall time includes waits for the GIL, so a fast model could look slow there forever: when its
-thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and lets
-that measurement decide. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
+moves slow models to threads, where health checks, metrics and the drain keep answering. On a
+thread the wall time includes waits for the GIL, so a fast model could look slow there forever:
+when its thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and
+lets that measurement decide. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
 that merges concurrent requests with the same input structure.
 """
 

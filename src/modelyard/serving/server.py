@@ -2,9 +2,10 @@
 
 Order matters for clear failures: the model URI is resolved first (a missing model or an
 unreachable registry fails before anything listens), then the port is bound (a port in use fails
-with one line), then the HTTP server (``http_server.py``; ``--http uvicorn`` for uvicorn) serves the app on that
-socket while the model loads on a background thread (liveness answers at once, readiness after the warm-up). A load failure (a missing flavor
-library names its pip extra) stops the server: one line on stderr, exit code 3.
+with one line), then the HTTP server (``http_server.py``; ``--http uvicorn`` for uvicorn) serves
+the app on that socket while the model loads on a background thread (liveness answers at once,
+readiness after the warm-up). A load failure (a missing flavor library names its pip extra) stops
+the server: one line on stderr, exit code 3.
 
 SIGTERM (or Ctrl-C) stops accepting connections, lets in-flight requests finish for at most
 ``drain_seconds``, and exits 0. (uvicorn re-raises the signal once it has shut down so that the
