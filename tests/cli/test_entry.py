@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from modelyard.cli.main import app
 
 
 def test_serve_model_starts_without_the_rest_of_the_cli() -> None:
@@ -31,3 +36,12 @@ def test_other_commands_go_through_the_full_cli() -> None:
     )
     for command in ("server", "serve-model", "runs", "models", "audit"):
         assert command in out.stdout
+
+
+def test_the_full_cli_hands_serve_model_its_arguments(tmp_path: Path) -> None:
+    # `modelyard serve-model` takes the fast path; the typer app's command must work the same
+    result = CliRunner().invoke(app, ["serve-model", "--model-uri", str(tmp_path / "nope"), "--port", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: cannot serve {tmp_path / 'nope'}: model directory {tmp_path / 'nope'} does not exist"
+    )

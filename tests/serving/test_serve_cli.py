@@ -142,3 +142,16 @@ def test_two_workers_share_the_port_and_stop_together(iris_dir: Path) -> None:
         assert process.wait(timeout=30) == 0
     finally:
         stop(process)
+
+
+def test_a_bad_option_is_one_line_naming_it_and_exit_2() -> None:
+    process = start("--model-uri", "anything", "--port", "70000")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1] == (
+        "modelyard serve-model: error: argument --port: 70000 is not between 0 and 65535"
+    )
+    process = start("--model-uri", "anything", "--predict-mode", "sometimes")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "argument --predict-mode: invalid choice: 'sometimes'" in err

@@ -55,7 +55,19 @@ def root(
 
 
 app.command("server")(server.server)
-app.command("serve-model")(serve_model.serve_model)
+
+
+@app.command(
+    "serve-model",
+    help=f"{serve_model.SUMMARY} Its options: modelyard serve-model --help.",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def serve_model_command(ctx: typer.Context) -> None:
+    # argparse parses serve-model's options (cli/serve_model.py says why)
+    serve_model.main(ctx.args)
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")

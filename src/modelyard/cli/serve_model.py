@@ -1,119 +1,125 @@
 """``modelyard serve-model``: run the model server for one model (what every deployment replica runs).
 
-It imports only typer until it runs: the serving runtime (numpy, uvicorn, the flavor loaders) is
-imported when the command starts, so other ``modelyard`` commands do not pay for it. For the
-fastest start, run this module directly: ``python -m modelyard.cli.serve_model --model-uri ...``
-skips the rest of the CLI's imports.
+Its options are parsed with argparse, not typer like the other commands: every replica's cold start
+pays for this command's imports, and typer (with the pydantic it imports to coerce parameters)
+costs 0.2-0.3 s of it. The serving runtime (numpy, the flavor loaders) is imported once the options
+are parsed. The full CLI hands ``serve-model``'s arguments to ``main`` unparsed; ``python -m
+modelyard.cli.serve_model --model-uri ...`` is the same command, without the rest of the CLI.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
-
-import typer
 
 PREDICT_MODES = ("auto", "inline", "thread")
 SELDON_METHODS = ("predict", "predict_proba")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 HTTP_SERVERS = ("modelyard", "uvicorn")
 LOOPS = ("asyncio", "uvloop")
+SUMMARY = "Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."
 
 
-def serve_model(
-    model_uri: str = typer.Option(
-        ...,
+def _at_least(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is not {bounds}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="modelyard serve-model", description=SUMMARY)
+    add = p.add_argument
+    add(
         "--model-uri",
+        required=True,
         help="A model directory, runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias> "
         "or models:/<name>/<stage>.",
-    ),
-    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes sharing the port."),
-    max_batch_size: int = typer.Option(
-        0,
-        "--max-batch-size",
-        min=0,
-        help="Adaptive batching: most rows merged into one predict call (0: off).",
-    ),
-    max_batch_wait_ms: float = typer.Option(
-        5.0, "--max-batch-wait-ms", min=0.0, help="Adaptive batching: longest wait for a batch to fill."
-    ),
-    drain_seconds: float = typer.Option(
-        30.0, "--drain-seconds", min=0.0, help="On SIGTERM, how long in-flight requests may take to finish."
-    ),
-    max_body_bytes: int = typer.Option(
-        100 * 1024 * 1024, "--max-body-bytes", min=1, help="Larger request bodies are refused with 413."
-    ),
-    model_name: str | None = typer.Option(None, "--model-name", help="Name in V2 routes and metadata."),
-    model_version: str | None = typer.Option(
-        None, "--model-version", help="Version in V2 routes and metadata."
-    ),
-    tracking_uri: str | None = typer.Option(
-        None, "--tracking-uri", help="Server for models:/ and runs:/ URIs (default: as the modelyard client)."
-    ),
-    model_cache: Path | None = typer.Option(
-        None, "--model-cache", help="Keep downloaded models here (default: a temporary directory)."
-    ),
-    predict_mode: str = typer.Option(
-        "auto", "--predict-mode", help="Where predict runs: auto, inline (event loop) or thread."
-    ),
-    predict_threads: int = typer.Option(4, "--predict-threads", min=1, help="Threads for predict calls."),
-    seldon_method: str = typer.Option(
-        "predict", "--seldon-method", help="What Seldon predictions call: predict or predict_proba."
-    ),
-    log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
-    access_log: bool = typer.Option(False, "--access-log", help="Log every request (slower)."),
-    http: str = typer.Option(
-        "modelyard", "--http", help="HTTP server: modelyard (built in, fastest) or uvicorn."
-    ),
-    loop: str = typer.Option("asyncio", "--loop", help="Event loop: asyncio (fairest under load) or uvloop."),
-) -> None:
-    """Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."""
-    for value, allowed, option in (
-        (predict_mode, PREDICT_MODES, "--predict-mode"),
-        (seldon_method, SELDON_METHODS, "--seldon-method"),
-        (log_level, LOG_LEVELS, "--log-level"),
-        (http, HTTP_SERVERS, "--http"),
-        (loop, LOOPS, "--loop"),
-    ):
-        if value not in allowed:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
-    # Deferred: the runtime (numpy, uvicorn, flavor loaders) is for this command only.
-    from modelyard.serving.runtime import RuntimeOptions
-    from modelyard.serving.server import ServeOptions, serve
-
-    options = ServeOptions(
-        model_uri=model_uri,
-        host=host,
-        port=port,
-        workers=workers,
-        model_name=model_name,
-        model_version=model_version,
-        tracking_uri=tracking_uri,
-        model_cache=model_cache,
-        runtime=RuntimeOptions(
-            max_batch_size=max_batch_size,
-            max_batch_wait=max_batch_wait_ms / 1000.0,
-            predict_mode=predict_mode,  # type: ignore[arg-type]  # checked above
-            threads=predict_threads,
-        ),
-        max_body_bytes=max_body_bytes,
-        drain_seconds=drain_seconds,
-        seldon_method=seldon_method,  # type: ignore[arg-type]  # checked above
-        log_level=log_level,  # type: ignore[arg-type]  # checked above
-        access_log=access_log,
-        http=http,  # type: ignore[arg-type]  # checked above
-        loop=loop,  # type: ignore[arg-type]  # checked above
     )
-    raise typer.Exit(serve(options))
+    add("--port", type=_at_least(int, 0, 65535), default=8080, help="Port to listen on (0: any free port).")
+    add("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container).")
+    add("--workers", type=_at_least(int, 1), default=1, help="Worker processes sharing the port.")
+    add(
+        "--max-batch-size",
+        type=_at_least(int, 0),
+        default=0,
+        help="Adaptive batching: most rows merged into one predict call (0: off).",
+    )
+    add(
+        "--max-batch-wait-ms",
+        type=_at_least(float, 0.0),
+        default=5.0,
+        help="Adaptive batching: longest wait for a batch to fill.",
+    )
+    add(
+        "--drain-seconds",
+        type=_at_least(float, 0.0),
+        default=30.0,
+        help="On SIGTERM, how long in-flight requests may take to finish.",
+    )
+    add(
+        "--max-body-bytes",
+        type=_at_least(int, 1),
+        default=100 * 1024 * 1024,
+        help="Larger request bodies are refused with 413.",
+    )
+    add("--model-name", help="Name in V2 routes and metadata.")
+    add("--model-version", help="Version in V2 routes and metadata.")
+    add("--tracking-uri", help="Server for models:/ and runs:/ URIs (default: as the modelyard client).")
+    add("--model-cache", type=Path, help="Keep downloaded models here (default: a temporary directory).")
+    add("--predict-mode", choices=PREDICT_MODES, default="auto", help="Where predict runs.")
+    add("--predict-threads", type=_at_least(int, 1), default=4, help="Threads for predict calls.")
+    add("--seldon-method", choices=SELDON_METHODS, default="predict", help="What Seldon predictions call.")
+    add("--log-level", choices=LOG_LEVELS, default="warning")
+    add("--access-log", action="store_true", help="Log every request (slower).")
+    add("--http", choices=HTTP_SERVERS, default="modelyard", help="HTTP server (modelyard's is the fastest).")
+    add("--loop", choices=LOOPS, default="asyncio", help="Event loop (asyncio's is the fairest under load).")
+    return p
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run this command alone: ``python -m modelyard.cli.serve_model``, or a fast path of the CLI
-    that hands it ``sys.argv[2:]`` before importing the other commands."""
-    app = typer.Typer(add_completion=False)
-    app.command()(serve_model)
-    app(args=args, prog_name="modelyard serve-model")
+    """Parse ``args`` (default: the command line), serve until SIGTERM, exit with serve's code."""
+    options = parser().parse_args(args)
+    # Deferred: the runtime (numpy, the flavor loaders) is for this command only.
+    from modelyard.serving.runtime import RuntimeOptions
+    from modelyard.serving.server import ServeOptions, serve
+
+    raise SystemExit(
+        serve(
+            ServeOptions(
+                model_uri=options.model_uri,
+                host=options.host,
+                port=int(options.port),
+                workers=int(options.workers),
+                model_name=options.model_name,
+                model_version=options.model_version,
+                tracking_uri=options.tracking_uri,
+                model_cache=options.model_cache,
+                runtime=RuntimeOptions(
+                    max_batch_size=int(options.max_batch_size),
+                    max_batch_wait=options.max_batch_wait_ms / 1000.0,
+                    predict_mode=options.predict_mode,
+                    threads=int(options.predict_threads),
+                ),
+                max_body_bytes=int(options.max_body_bytes),
+                drain_seconds=options.drain_seconds,
+                seldon_method=options.seldon_method,
+                log_level=options.log_level,
+                access_log=options.access_log,
+                http=options.http,
+                loop=options.loop,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":
