@@ -155,6 +155,20 @@ def wait_for(url: str, body: bytes, timeout: float = 60.0) -> float:
     raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
 
 
+def bare_app_argv(port: int) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "bare_app:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def serve_model_argv(model_dir: Path, port: int, extra: list[str]) -> list[str]:
     return [
         PYTHON,
@@ -280,17 +294,6 @@ def main() -> None:
         }
 
         bare_port, my_port = free_port(), free_port()
-        bare_argv = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
         bare_env = {"BARE_MODEL_PATH": str(joblib_path), "PYTHONPATH": str(work)}
 
         # Cold starts, alternating: the bare app's says what importing scikit-learn and unpickling
@@ -302,9 +305,7 @@ def main() -> None:
             with process(serve_model_argv(model_dir, port, args.serve_arg)):
                 cold.append(wait_for(f"http://127.0.0.1:{port}/invocations", bodies["mlflow"]))
             port = free_port()
-            argv = [*bare_argv]
-            argv[argv.index("--port") + 1] = str(port)
-            with process(argv, bare_env):
+            with process(bare_app_argv(port), bare_env):
                 bare_cold.append(wait_for(f"http://127.0.0.1:{port}/predict", bodies["mlflow"]))
         # Fresh processes every round: two processes running the same code on this kind of machine
         # differ by up to 20% in CPU per request (memory layout, which core), so one pair would
@@ -312,7 +313,7 @@ def main() -> None:
         results: dict[str, list[Sample]] = {}
         for r in range(args.rounds):
             with (
-                process(bare_argv, bare_env) as bare_proc,
+                process(bare_app_argv(bare_port), bare_env) as bare_proc,
                 process(serve_model_argv(model_dir, my_port, args.serve_arg)) as my_proc,
             ):
                 targets = [
@@ -346,11 +347,10 @@ def main() -> None:
                 batch_port,
                 ["--max-batch-size", "64", "--max-batch-wait-ms", str(args.batch_wait_ms), *args.serve_arg],
             )
-            bare_argv[bare_argv.index("--port") + 1] = str(bare_port)
             with (
                 process(batch_argv) as batch_proc,
                 process(serve_model_argv(model_dir, plain_port, args.serve_arg)) as plain_proc,
-                process(bare_argv, bare_env) as bare_proc,
+                process(bare_app_argv(bare_port), bare_env) as bare_proc,
             ):
                 targets = [
                     Target("bare", f"http://127.0.0.1:{bare_port}/predict", bodies["mlflow"], bare_proc.pid),

@@ -21,7 +21,7 @@ LOOPS = ("asyncio", "uvloop")
 SUMMARY = "Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."
 
 
-def _at_least(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
+def _bounded(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = kind(text)
@@ -45,30 +45,30 @@ def parser() -> argparse.ArgumentParser:
         help="A model directory, runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias> "
         "or models:/<name>/<stage>.",
     )
-    add("--port", type=_at_least(int, 0, 65535), default=8080, help="Port to listen on (0: any free port).")
+    add("--port", type=_bounded(int, 0, 65535), default=8080, help="Port to listen on (0: any free port).")
     add("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container).")
-    add("--workers", type=_at_least(int, 1), default=1, help="Worker processes sharing the port.")
+    add("--workers", type=_bounded(int, 1), default=1, help="Worker processes sharing the port.")
     add(
         "--max-batch-size",
-        type=_at_least(int, 0),
+        type=_bounded(int, 0),
         default=0,
         help="Adaptive batching: most rows merged into one predict call (0: off).",
     )
     add(
         "--max-batch-wait-ms",
-        type=_at_least(float, 0.0),
+        type=_bounded(float, 0.0),
         default=5.0,
         help="Adaptive batching: longest wait for a batch to fill.",
     )
     add(
         "--drain-seconds",
-        type=_at_least(float, 0.0),
+        type=_bounded(float, 0.0),
         default=30.0,
         help="On SIGTERM, how long in-flight requests may take to finish.",
     )
     add(
         "--max-body-bytes",
-        type=_at_least(int, 1),
+        type=_bounded(int, 1),
         default=100 * 1024 * 1024,
         help="Larger request bodies are refused with 413.",
     )
@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     add("--tracking-uri", help="Server for models:/ and runs:/ URIs (default: as the modelyard client).")
     add("--model-cache", type=Path, help="Keep downloaded models here (default: a temporary directory).")
     add("--predict-mode", choices=PREDICT_MODES, default="auto", help="Where predict runs.")
-    add("--predict-threads", type=_at_least(int, 1), default=4, help="Threads for predict calls.")
+    add("--predict-threads", type=_bounded(int, 1), default=4, help="Threads for predict calls.")
     add("--seldon-method", choices=SELDON_METHODS, default="predict", help="What Seldon predictions call.")
     add("--log-level", choices=LOG_LEVELS, default="warning")
     add("--access-log", action="store_true", help="Log every request (slower).")

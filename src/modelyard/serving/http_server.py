@@ -23,6 +23,7 @@ import logging
 import socket
 import time
 from collections import deque
+from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
@@ -91,9 +92,7 @@ class HttpServer:
     def stop(self) -> None:
         """Begin the graceful stop; safe from any thread and from signal handlers."""
         loop, event = self._loop, self._stop
-        if loop is None or event is None:
-            return
-        if loop.is_closed():
+        if loop is None or event is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the loop is already closing
             loop.call_soon_threadsafe(event.set)
@@ -124,27 +123,15 @@ class HttpServer:
         return self._date
 
 
+@dataclass(slots=True)
 class _Request:
-    __slots__ = ("body", "content_type", "head", "keep_alive", "method", "path", "refused", "version")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        content_type: bytes | None,
-        body: bytes,
-        keep_alive: bool,
-        version: str,
-        refused: PayloadTooLarge | None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.content_type = content_type
-        self.body = body
-        self.keep_alive = keep_alive
-        self.version = version
-        self.head = method == "HEAD"
-        self.refused = refused
+    method: str
+    path: str
+    content_type: bytes | None
+    body: bytes
+    keep_alive: bool
+    version: str
+    refused: PayloadTooLarge | None
 
 
 class _Connection(asyncio.Protocol):
@@ -230,10 +217,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         length = self.content_length
         if length is not None and length.isdigit() and int(length) > self.limit:
-            # Answer now, without reading a body that will be refused anyway, then close.
-            self.refused = PayloadTooLarge.of(int(length), self.limit)
-            self._enqueue(self._request(b""))
-            self.closing_after_refusal()
+            self._refuse(int(length))  # without reading a body that would be refused anyway
         elif self.expect_continue and self.transport is not None:
             self.transport.write(_CONTINUE)
 
@@ -242,10 +226,7 @@ class _Connection(asyncio.Protocol):
             return
         self.size += len(body)
         if self.size > self.limit:  # a chunked body that grew past the limit
-            self.refused = PayloadTooLarge.of(self.size, self.limit)
-            self.chunks = []
-            self._enqueue(self._request(b""))
-            self.closing_after_refusal()
+            self._refuse(self.size)
             return
         self.chunks.append(body)
 
@@ -258,10 +239,16 @@ class _Connection(asyncio.Protocol):
 
     # -- answering --------------------------------------------------------------------------------
 
-    def closing_after_refusal(self) -> None:
-        """After a 413: stop reading; the connection closes once the refusal is written (a body
-        that was not read leaves the stream unusable)."""
+    def _refuse(self, size: int) -> None:
+        """A body over the limit: answer 413 in turn and read nothing more; the connection closes
+        once the refusal is written (a body that was not read leaves the stream unusable)."""
+        self.refused = PayloadTooLarge.of(size, self.limit)
+        self.chunks = []
+        self._enqueue(self._request(b""))
         self.refusing = True
+        self._pause_reading()
+
+    def _pause_reading(self) -> None:
         if self.transport is not None and not self.reading_paused:
             self.transport.pause_reading()
             self.reading_paused = True
@@ -286,9 +273,8 @@ class _Connection(asyncio.Protocol):
     def _enqueue(self, request: _Request) -> None:
         if self.busy:
             self.waiting.append(request)
-            if len(self.waiting) >= _MAX_PIPELINED and self.transport is not None and not self.reading_paused:
-                self.transport.pause_reading()
-                self.reading_paused = True
+            if len(self.waiting) >= _MAX_PIPELINED:
+                self._pause_reading()
             return
         self.busy = True
         asyncio.get_running_loop().create_task(self._answer(request))
@@ -334,7 +320,7 @@ class _Connection(asyncio.Protocol):
             b"" if keep_alive else b"connection: close\r\n",
             b"\r\n",
         )
-        transport.write(b"".join(head) if request.head else b"".join((*head, payload)))
+        transport.write(b"".join(head) if request.method == "HEAD" else b"".join((*head, payload)))
         if self.server.access_log:
             access.info(
                 '%s - "%s %s HTTP/%s" %d', self.peer, request.method, request.path, request.version, status
@@ -345,11 +331,8 @@ class _Connection(asyncio.Protocol):
     def _reject(self, message: bytes) -> None:
         """A request that does not parse: 400 and close (the stream cannot be trusted past it),
         after the answers to the requests before it."""
-        self.closing = True
-        self.waiting.clear()
         self.rejection = _BAD_REQUEST % (len(message), message)
-        if not self.busy:
-            self._close()
+        self.close_when_idle()
 
     def close_when_idle(self) -> None:
         self.closing = True
