@@ -156,6 +156,28 @@ def test_auto_mode_brings_a_fast_model_back_inline(iris_dir: Path) -> None:
     assert asyncio.run(main()) == (False, True)
 
 
+def test_a_slow_model_that_releases_the_gil_is_probed_ever_more_rarely(sleeper_dir: Path) -> None:
+    # sleeping costs no CPU time, like a model computing on threads of its own (ONNX Runtime): on a
+    # thread its CPU time says "fast" and auto mode tries it inline; each probe that finds it slow
+    # doubles the wait before the next (16, 32, 64, 128, ... thread calls)
+    async def main() -> tuple[float, float]:
+        runtime = ModelRuntime(sleeper_dir, name="s", options=RuntimeOptions(inline_threshold=0.002))
+        runtime.load()
+        runtime.start()
+        prepared = runtime.enforcer.prepare(Rows([[0.004]]))
+        calls = runtime.metrics.predict_calls
+        before = calls.get(("inline",))
+        for _ in range(250):
+            await runtime.predict(prepared)
+        await runtime.aclose()
+        return calls.get(("inline",)) - before, calls.get(("thread",))
+
+    inline, threaded = asyncio.run(main())
+    # the first call (if the warm-up looked fast) and probes after 16, 32, 64 and 128 thread calls;
+    # probing every 16 calls would have run 15 of them inline
+    assert inline <= 5 and inline + threaded == 250
+
+
 def test_one_slow_inline_call_does_not_send_a_fast_model_to_threads() -> None:
     threshold = RuntimeOptions().inline_threshold
     fast, slow = 0.001, 0.050

@@ -13,8 +13,11 @@ predict, bench/serving/quick_compare.py) but blocks the loop while the model run
 inline only while the median of its last five predict times stays under ``inline_threshold``, and
 moves slow models to threads, where health checks, metrics and the drain keep answering. On a
 thread the wall time includes waits for the GIL, so a fast model could look slow there forever:
-when its thread CPU time says it is fast, ``auto`` tries it inline every ``_PROBE_EVERY`` calls and
-lets that measurement decide. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
+when its thread CPU time says it is fast, ``auto`` tries it inline after ``_PROBE_EVERY`` thread calls
+and lets that measurement decide. A model that releases the GIL and computes on threads of its own
+(ONNX Runtime, PyTorch) also has a low thread CPU time while being slow: each probe that finds it
+slow doubles the wait before the next (up to ``_PROBE_MAX`` calls), so it blocks the loop once in
+hundreds of calls, not once in 16. With ``max_batch_size > 1``, predicts go through an ``AdaptiveBatcher``
 that merges concurrent requests with the same input structure.
 """
 
@@ -47,6 +50,7 @@ PredictMode = Literal["auto", "inline", "thread"]
 Method = Literal["predict", "predict_proba"]
 _CUSTOM_FLAVOR = "modelyard_custom"
 _PROBE_EVERY = 16
+_PROBE_MAX = 1024
 _INLINE, _THREAD = ("inline",), ("thread",)
 
 
@@ -110,7 +114,8 @@ class ModelRuntime:
         self._executor: ThreadPoolExecutor | None = None
         self._batcher: AdaptiveBatcher[_Job, Prediction] | None = None
         self._recent: deque[float] = deque(maxlen=5)  # the last inline predict times (auto mode)
-        self._threaded = 0  # predicts run on threads (auto mode probes inline now and then)
+        self._until_probe = _PROBE_EVERY  # thread calls before auto mode tries one inline
+        self._probe_every = _PROBE_EVERY  # doubled by each probe that finds the model slow
         self._probe = False
         self._outstanding = 0  # requests inside the batcher (queued or predicting)
         self.in_flight: Callable[[], float] = self.metrics.in_flight.get
@@ -246,9 +251,10 @@ class ModelRuntime:
             probe, self._probe = self._probe, False
             self.metrics.predict_calls.inc(_INLINE)
             output, custom, seconds = self._predict_sync(value, params, method)
-            # a probe's measurement decides alone
-            if probe:
+            if probe:  # a probe's measurement decides alone
                 self._recent.clear()
+                slow = seconds >= self.options.inline_threshold
+                self._probe_every = min(self._probe_every * 2, _PROBE_MAX) if slow else _PROBE_EVERY
             self._recent.append(seconds)
         else:
             loop = asyncio.get_running_loop()
@@ -259,9 +265,10 @@ class ModelRuntime:
             # On a thread, the wall time includes waits for the GIL held by the event loop, so it
             # says little about the cost inline. When the thread's own CPU time says the model is
             # fast, try it inline now and then, and let that measurement decide.
-            self._threaded += 1
-            if cpu < self.options.inline_threshold and self._threaded % _PROBE_EVERY == 0:
-                self._probe = True
+            self._until_probe -= 1
+            if self._until_probe <= 0:
+                self._until_probe = self._probe_every
+                self._probe = cpu < self.options.inline_threshold
         if custom:
             self.metrics.record_custom(custom)
         return output, custom, seconds
