@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -190,116 +189,28 @@ def test_skops_model_loads_without_importing_torch(tmp_path: Path, sk_model: Any
     assert done.stdout.split() == ["sklearn", type(sk_model).__name__, "False", "True"]
 
 
-_SKOPS_PLAIN = """
-import json
+def test_skops_trusts_the_same_types_with_torch_kept_out() -> None:
+    # the array-library adapters that the import leaves out hold no estimator: skops' defaults match
+    script = textwrap.dedent(
+        """
+        import json
+        import sys
 
-from skops.io import _trusted_types as t
+        if sys.argv[1] == "ours":
+            from modelyard.serving.flavors.skops_io import import_skops_io
 
-rest = sorted(t.SKLEARN_INTERNAL_TYPE_NAMES + t.NUMPY_DTYPE_TYPE_NAMES)
-print(json.dumps({"full": t.SKLEARN_ESTIMATOR_TYPE_NAMES, "rest": rest}))
-"""
+            import_skops_io(flavor="sklearn", extra="sklearn")
+        from skops.io import _trusted_types as t
 
-_SKOPS_OURS = """
-import json
-import sys
-
-from modelyard.serving.flavors.skops_io import import_skops_io, walked_estimator
-
-import_skops_io(flavor="sklearn", extra="sklearn")
-from skops.io import _trusted_types as t
-
-empty = t.SKLEARN_ESTIMATOR_TYPE_NAMES == []  # filled per model file
-trusted = [name for name in json.loads(sys.stdin.read()) if walked_estimator(name)]
-rest = sorted(t.SKLEARN_INTERNAL_TYPE_NAMES + t.NUMPY_DTYPE_TYPE_NAMES)
-print(json.dumps({"empty": empty, "trusted": trusted, "rest": rest, "torch": "torch" in sys.modules}))
-"""
-
-
-def _python(script: str, *args: str, stdin: str = "") -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        names = t.SKLEARN_ESTIMATOR_TYPE_NAMES + t.SKLEARN_INTERNAL_TYPE_NAMES + t.NUMPY_DTYPE_TYPE_NAMES
+        print(json.dumps(sorted(names)))
+        """
     )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
-
-
-def test_skops_trusts_what_its_estimator_walk_would() -> None:
-    # skops.io is imported without scikit-learn's all_estimators() walk; every name the walk lists
-    # passes the per-file test that replaces it, and skops' other default lists are untouched
     pytest.importorskip("skops.io")
-    plain = _python(_SKOPS_PLAIN)
-    ours = _python(_SKOPS_OURS, stdin=json.dumps(plain["full"]))
-    assert len(plain["full"]) > 100 and ours["empty"] and ours["trusted"] == plain["full"]
-    assert ours["rest"] == plain["rest"] and ours["torch"] is False
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "sklearn.base.BaseEstimator",  # the walk leaves the base class out
-        "sklearn.ensemble._gb.BaseGradientBoosting",  # abstract
-        "sklearn.tree._tree.Tree",  # not an estimator (MLmodel's skops_trusted_types lists it)
-        "sklearn.utils._testing.MinimalClassifier",  # a private module's class nothing public exports
-        "sklearn.ensemble._gb._random_sample_mask",  # private
-        "sklearn.utils.estimator_checks.check_estimator",  # a module the walk skips
-        "sklearn.ensemble.GradientBoostingClassifier",  # not where the class lives
-        "sklearn.nothing.Here",
-        "builtins.eval",
-        "os.system",
-    ],
-)
-def test_the_per_file_test_trusts_nothing_the_walk_would_not(name: str) -> None:
-    pytest.importorskip("skops.io")
-    from modelyard.serving.flavors.skops_io import walked_estimator
-
-    assert not walked_estimator(name)
-
-
-_SKOPS_LOAD = """
-import json
-import sys
-from pathlib import Path
-
-from modelyard.serving.flavors.skops_io import import_skops_io, load
-
-skops_io = import_skops_io(flavor="sklearn", extra="sklearn")
-from skops.io import _trusted_types as t
-
-path = Path(sys.argv[1])
-model = load(skops_io, path, trusted=["sklearn.tree._tree.Tree"])
-quick = sorted(t.SKLEARN_ESTIMATOR_TYPE_NAMES)
-try:
-    load(skops_io, path, trusted=None)
-    refused = ""
-except Exception as exc:
-    refused = f"{type(exc).__name__}: {exc}"
-after = len(t.SKLEARN_ESTIMATOR_TYPE_NAMES)
-print(json.dumps({"model": type(model).__name__, "quick": quick, "after": after, "refused": refused}))
-"""
-
-
-def test_a_skops_type_the_test_cannot_place_falls_back_to_skops_own_list(tmp_path: Path) -> None:
-    # first load: the file's estimators are placed one by one (Tree is trusted by the caller);
-    # second load without the caller's list: Tree is a scikit-learn type the test cannot place, so
-    # the real walk runs, and skops' own list and its own refusal decide
-    pytest.importorskip("skops.io")
-    from sklearn.ensemble import GradientBoostingClassifier
-    from skops.io import dump
-
-    x = np.arange(40, dtype=float).reshape(20, 2)
-    dump(GradientBoostingClassifier(n_estimators=2).fit(x, x[:, 0] > 20), tmp_path / "gbc.skops")
-    out = _python(_SKOPS_LOAD, str(tmp_path / "gbc.skops"))
-    assert out["model"] == "GradientBoostingClassifier"
-    assert out["quick"] == [
-        "sklearn.dummy.DummyClassifier",  # GBC's default init estimator
-        "sklearn.ensemble._gb.GradientBoostingClassifier",
-        "sklearn.tree._classes.DecisionTreeRegressor",
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, how], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+        for how in ("ours", "plain")
     ]
-    assert out["after"] > 100  # the walk ran
-    assert out["refused"].startswith("UntrustedTypesFoundException")
-    assert "sklearn.tree._tree.Tree" in out["refused"]
+    assert runs[0] == runs[1] and len(runs[0]) > 1000

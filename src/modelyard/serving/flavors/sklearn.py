@@ -12,7 +12,6 @@ from modelyard.domain.model_format import ModelSpec
 from modelyard.serving.flavors.base import Capabilities, FlavorLoader, LoadedModel, import_library
 from modelyard.serving.flavors.inputs import FeatureAligner
 from modelyard.serving.flavors.skops_io import import_skops_io
-from modelyard.serving.flavors.skops_io import load as skops_load
 
 SERIALIZATION_FORMATS = ("pickle", "cloudpickle", "skops")
 
@@ -53,7 +52,7 @@ def load_estimator(path: Path, conf: Mapping[str, Any], *, flavor: str, extra: s
     if fmt == "skops":
         skops_io = import_skops_io(flavor=flavor, extra=extra)
         trusted = conf.get("skops_trusted_types")
-        return skops_load(skops_io, path, trusted=list(trusted) if trusted else None)
+        return skops_io.load(path, trusted=list(trusted) if trusted else None)
     if fmt == "cloudpickle":  # cloudpickle's output needs cloudpickle importable to unpickle
         import_library("cloudpickle", flavor=flavor, extra=extra)
     with path.open("rb") as f:
