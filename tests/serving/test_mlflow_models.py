@@ -214,3 +214,40 @@ def test_skops_trusts_the_same_types_with_torch_kept_out() -> None:
         for how in ("ours", "plain")
     ]
     assert runs[0] == runs[1] and len(runs[0]) > 1000
+
+
+def test_loading_a_skops_model_leaves_skops_defaults_for_other_loaders(tmp_path: Path, sk_model: Any) -> None:
+    # the loader's way of importing skops.io must not change what skops trusts for anyone else in
+    # the process (MLflow's own loader, a user's code): a later mlflow.sklearn.load_model still works
+    import mlflow.sklearn
+    from sklearn.tree import DecisionTreeClassifier
+
+    other = DecisionTreeClassifier(max_depth=2).fit([[0.0], [1.0]], [0, 1])  # a class the first file lacks
+    ours = _save(mlflow.sklearn.save_model, sk_model, tmp_path / "ours", serialization_format="skops")
+    theirs = _save(
+        mlflow.sklearn.save_model,
+        other,
+        tmp_path / "theirs",
+        serialization_format="skops",
+        skops_trusted_types=["sklearn.tree._tree.Tree"],
+    )
+    script = textwrap.dedent(
+        """
+        import sys
+
+        import mlflow.sklearn
+
+        from modelyard.serving.flavors import load_model
+
+        print(type(load_model(sys.argv[1]).model).__name__, type(mlflow.sklearn.load_model(sys.argv[2])).__name__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ours), str(theirs)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [type(sk_model).__name__, "DecisionTreeClassifier"]
