@@ -541,6 +541,7 @@ def interleaved_rounds(
     measured) and runs every body once, in an order that rotates; the targets use the medians."""
     names = [n for n in ("bare-1w", "mlserver", "modelyard") if n in servers]
     samples: list[dict[str, Any]] = results.setdefault("rounds", [])
+    scripts: dict[str, Path] = {}  # one Lua script per protocol's body, for every round
     for r in range(args.rounds):
         running = [Running(make_server(n, model, args), model, tmp, f"round{r}") for n in names]
         try:
@@ -549,7 +550,9 @@ def interleaved_rounds(
                 srv.start(args.ready_timeout)
                 for proto in srv.spec.protocols:
                     url = proto_url(srv.spec, proto, model)
-                    script = write_lua(tmp, body_for(proto, model.rows["1"]))
+                    if proto not in scripts:
+                        scripts[proto] = write_lua(tmp, body_for(proto, model.rows["1"]))
+                    script = scripts[proto]
                     run_wrk(url, script, 8, args.warmup)  # untimed warm-up
                     cells.append((srv.spec.name, proto, url, script))
             k = r % len(cells)
