@@ -10,6 +10,8 @@ Servers and the protocols measured on each:
   bare-1w       bench/serving/bare_app.py on uvicorn, 1 worker: orjson + model.predict         /predict
   bare-2w       the same with 2 workers
   modelyard     `modelyard serve-model --model-uri <dir>`                        /invocations, V2, Seldon v1
+                from .bench-venv/modelyard (this checkout as `pip install modelyard[sklearn]`), the
+                environment a user's replica runs in, not the test environment (--modelyard-bin)
   modelyard-batch  the same with --max-batch-size/--max-batch-wait-ms (only at 64 connections, 1-row)
 
 Per model (gbc: GradientBoostingClassifier 100 trees x 20 features; iris: LogisticRegression) and per body
@@ -833,7 +835,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--rounds-model", default="gbc")
     p.add_argument("--ready-timeout", type=float, default=120.0)
-    p.add_argument("--modelyard-bin", default=str(ROOT / ".venv" / "bin" / "modelyard"))
+    p.add_argument(
+        "--modelyard-bin",
+        default=str(ROOT / ".bench-venv" / "modelyard" / "bin" / "modelyard"),
+        help="the modelyard executable (default: the modelyard[sklearn] install that setup.sh makes)",
+    )
     p.add_argument("--modelyard-protocols", default="mlflow,mlflow-split,v2,seldon")
     p.add_argument(
         "--modelyard-arg", action="append", default=[], help="extra serve-model argument (repeatable)"
