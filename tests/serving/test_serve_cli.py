@@ -155,3 +155,36 @@ def test_a_bad_option_is_one_line_naming_it_and_exit_2() -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "argument --predict-mode: invalid choice: 'sometimes'" in err
+
+
+def test_loop_uvloop_where_uvloop_is_missing_is_a_usage_error(tmp_path: Path) -> None:
+    # it used to fall back to asyncio's loop without a word, so the server ran on another loop
+    # than the one asked for
+    fake = tmp_path / "site" / "uvloop"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named uvloop (hidden by the test)')\n")
+    process = start("--model-uri", "anything", "--loop", "uvloop", env={"PYTHONPATH": str(tmp_path / "site")})
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1] == (
+        "modelyard serve-model: error: argument --loop: uvloop is not installed here "
+        "(pip install uvloop), use --loop asyncio"
+    )
+
+
+def test_serve_refuses_uvloop_where_it_is_missing_before_loading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # embedding: serve() itself refuses, before it resolves the model (this one does not exist)
+    from modelyard.serving import server
+
+    monkeypatch.setattr(server, "_new_uvloop", None)  # what the import leaves where uvloop is missing
+    with pytest.raises(ValueError, match="uvloop is not installed"):
+        server.serve(server.ServeOptions(model_uri=str(tmp_path / "nothing"), loop="uvloop"))
+
+
+def test_loop_uvloop_serves(iris_dir: Path) -> None:
+    with running("--model-uri", str(iris_dir), "--loop", "uvloop") as (_, url):
+        answer = httpx.post(f"{url}/invocations", json={"inputs": [[5.1, 3.5, 1.4, 0.2]]})
+        assert answer.status_code == 200
+        assert answer.json() == {"predictions": [0]}

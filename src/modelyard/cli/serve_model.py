@@ -88,10 +88,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(args: list[str] | None = None) -> None:
     """Parse ``args`` (default: the command line), serve until SIGTERM, exit with serve's code."""
-    options = parser().parse_args(args)
+    command = parser()
+    options = command.parse_args(args)
     # Deferred: the runtime (numpy, the flavor loaders) is for this command only.
     from modelyard.serving.runtime import RuntimeOptions
-    from modelyard.serving.server import ServeOptions, serve
+    from modelyard.serving.server import ServeOptions, serve, uvloop_installed
+
+    if options.loop == "uvloop" and not uvloop_installed():
+        command.error(
+            "argument --loop: uvloop is not installed here (pip install uvloop), use --loop asyncio"
+        )
 
     raise SystemExit(
         serve(
