@@ -775,7 +775,7 @@ def print_report(results: dict[str, Any]) -> None:  # noqa: PLR0912
     for t in results["targets"]:
         if t["value"] is None and not any(e["server"].startswith("modelyard") for e in results["servers"]):
             continue
-        v = "-" if t["value"] is None else f"{t['value']:.2f}"
+        v = "-" if t["value"] is None else f"{t['value']:.3f}"  # 0.896 must not read as 0.90
         op = ">=" if t["higher_is_better"] else "<="
         print(f"  {t['status']:4}  {t['target']:64} {v:>7} {op} {t['goal']:<4}  {t['detail']}")
     la = results["loadavg"]
