@@ -82,7 +82,7 @@ def controllers(settings: Settings) -> Iterator[Callable[..., Controller]]:
     started: list[Controller] = []
 
     def start(services: Services, **kwargs: Any) -> Controller:
-        controller = Controller(services, timing=FAST, **kwargs)
+        controller = Controller(services, **{"timing": FAST, **kwargs})
         controller.start()
         started.append(controller)
         return controller

@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import pytest
 
 from modelyard.controller import Controller, LogLine
+from modelyard.controller.local import Liveness
 from modelyard.domain.errors import NotFound
-from tests.controller.conftest import predict, ready, replica_pids, settled, spec, status, wait_for
+from tests.controller.conftest import FAST, predict, ready, replica_pids, settled, spec, status, wait_for
 
 
 def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Callable[..., Controller]) -> None:
@@ -151,3 +154,42 @@ def test_delete_while_updating_leaves_no_process(
     for pid in seen:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_hung_replica_is_killed_and_restarted(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller], caplog: pytest.LogCaptureFixture
+) -> None:
+    # a replica whose process runs but does not answer (stopped here; a deadlock or a model stuck
+    # holding the GIL look the same from outside) is found by its liveness probe and replaced
+    services, admin = cluster()
+    probe = Liveness(period_s=0.2, timeout_s=0.3, failures=2)
+    controller = controllers(services, timing=replace(FAST, liveness=probe))
+    created = services.deployments.create(admin, "iris", spec())
+    [first] = ready(wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed"))
+
+    # a replica that answers passes probe after probe: same process, no restart
+    since, passes = time.monotonic(), controller.passes
+    wait_for(
+        lambda: time.monotonic() - since > 5 * probe.period_s and controller.passes > passes + 5, "probes"
+    )
+    [still] = ready(status(services, admin, "iris"))
+    assert (still["pid"], still["restarts"]) == (first["pid"], 0)
+
+    os.kill(first["pid"], signal.SIGSTOP)
+
+    def replaced() -> dict[str, Any] | None:
+        s = settled(services, admin, "iris", "Deployed")
+        rs = ready(s) if s else []
+        return rs[0] if len(rs) == 1 and rs[0]["pid"] != first["pid"] else None
+
+    again = wait_for(replaced, "a new process for the hung replica")
+    assert (again["name"], again["restarts"]) == (first["name"], 1)
+    assert predict(again["url"]) == {"predictions": [0, 2]}
+    assert replica_pids(services.settings.data_dir) == {again["pid"]}  # the stopped one was killed
+    reason = (
+        "stopped answering: 2 liveness probes in a row (GET /v2/health/live every 0.2 s) "
+        "got no answer within 0.3 s; it was killed"
+    )
+    logged = [line.line for line in controller.backend.logs(created["id"], replica=first["name"])]
+    assert f"[modelyard controller] {reason}" in logged
+    assert any(reason in record.getMessage() for record in caplog.records)

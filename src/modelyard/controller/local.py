@@ -8,6 +8,14 @@ old one; the start time in them keeps a reused pid from being adopted.
 A replica that exits is ``crashed`` and restarted with back-off (0.5 s doubling to 30 s); one that
 exits before ever becoming ready ``FAIL_AFTER`` times in a row is ``failed``, with the last lines it
 printed (the model loader's error) as its message, and is not restarted: its spec cannot be served.
+
+A ready replica whose process runs but whose server no longer answers (a deadlock, a model stuck
+holding the GIL, a stopped process) is found the way a Kubernetes liveness probe finds it: ``GET
+/v2/health/live`` every ``Liveness.period_s``; after ``Liveness.failures`` probes in a row without a
+200 within ``Liveness.timeout_s``, the process is killed and the replica restarts like a crashed one,
+with the reason as its message. serve-model answers liveness on its event loop, which a busy model
+holds for at most one inline predict (slower models run on threads), so a loaded replica still
+answers.
 """
 
 from __future__ import annotations
@@ -46,11 +54,27 @@ ERROR_LINES = 5
 LOG_ROTATE_BYTES = 16 * 1024 * 1024
 LOGS_KEPT = 32  # log files of replicas that are gone, per deployment
 PROBE_TIMEOUT_S = 0.5
+KILL_WAIT_S = 2.0  # for a killed process to be gone, before its exit is recorded
 FOLLOW_POLL_S = 0.25
 _REPLICA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # A replica runs user code with its model files already local: the server's own credentials are not
 # its business (a user's variables reach it through the predictor's ``env``).
 _PRIVATE_ENV = ("MODELYARD_", "MLFLOW_TRACKING_", "AWS_")
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """The liveness probe of ready replicas (Kubernetes' defaults are 10 s, 1 s and 3)."""
+
+    period_s: float = 10.0
+    timeout_s: float = 2.0
+    failures: int = 3
+
+    def describe(self) -> str:
+        return (
+            f"{self.failures} liveness probes in a row (GET /v2/health/live every {self.period_s:g} s) "
+            f"got no answer within {self.timeout_s:g} s"
+        )
 
 
 @dataclass
@@ -72,6 +96,9 @@ class _Proc:
     crashes: int = 0  # exits in a row, for the back-off
     ready_since: float | None = None  # monotonic
     restart_at: float = 0.0  # monotonic
+    live_at: float = 0.0  # monotonic: when the next liveness probe is due
+    live_failures: int = 0  # liveness probes in a row without an answer
+    killed_for: str = ""  # why the backend killed the process (the exit's message)
     drain_deadline: float | None = None  # wall clock, so that it survives a restart
 
     @property
@@ -93,10 +120,18 @@ class _Proc:
 
 
 class LocalBackend:
-    def __init__(self, root: Path, *, drain_seconds: float = 30.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        drain_seconds: float = 30.0,
+        python: str = sys.executable,
+        liveness: Liveness = Liveness(),
+    ) -> None:
         self.root = root
         self.drain_seconds = drain_seconds
         self.python = python
+        self.liveness = liveness
         self._procs: dict[tuple[int, str], _Proc] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=PROBE_TIMEOUT_S)
@@ -311,9 +346,17 @@ class LocalBackend:
                 p.state = ReplicaState.DRAINING
                 if time.time() > p.drain_deadline:
                     processes.send(p.pid, p.ident, signal.SIGKILL)
-            elif p.state is ReplicaState.STARTING and self._probe(p):
-                p.state, p.early_exits, p.ready_since = ReplicaState.READY, 0, time.monotonic()
-            return True
+                return True
+            if p.state is ReplicaState.STARTING:
+                if self._probe(p):
+                    p.state, p.early_exits, p.ready_since = ReplicaState.READY, 0, time.monotonic()
+                    p.live_at, p.live_failures = p.ready_since + self.liveness.period_s, 0
+                return True
+            if not (p.state is ReplicaState.READY and time.monotonic() >= p.live_at and self._hung(p)):
+                return True
+            ended = self._kill(p)
+            if ended is None:  # not gone yet: a later refresh records the exit
+                return True
         p.pid = None
         if p.drain_deadline is not None:
             self._remove(p)
@@ -333,6 +376,8 @@ class LocalBackend:
         status = "was killed" if code is not None and code < 0 else f"exited with code {code}"
         if code is None:
             status = "exited"
+        if p.killed_for:
+            status, p.killed_for, lines = p.killed_for, "", []
         if p.ready_since is None:
             p.early_exits += 1
         elif now - p.ready_since >= BACKOFF_RESET_S:
@@ -350,11 +395,43 @@ class LocalBackend:
         p.ready_since = None
         self._save(p)
 
-    def _probe(self, p: _Proc) -> bool:
+    def _probe(self, p: _Proc, path: str = "/v2/health/ready", timeout: float = PROBE_TIMEOUT_S) -> bool:
         try:
-            return self._http.get(f"{p.url}/v2/health/ready").status_code == 200
+            return self._http.get(f"{p.url}{path}", timeout=timeout).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def _hung(self, p: _Proc) -> bool:
+        """Probe a ready replica's liveness; whether it has now failed too many probes in a row."""
+        live = self._probe(p, "/v2/health/live", self.liveness.timeout_s)
+        p.live_at = time.monotonic() + self.liveness.period_s
+        if live:
+            p.live_failures = 0
+            return False
+        p.live_failures += 1
+        log.warning(
+            "replica %s of deployment %s did not answer its liveness probe (%d of %d)",
+            p.name,
+            p.deployment_id,
+            p.live_failures,
+            self.liveness.failures,
+        )
+        return p.live_failures >= self.liveness.failures
+
+    def _kill(self, p: _Proc) -> processes.Exit | None:
+        """Kill a hung replica's process; how it ended, or None if it is not gone yet."""
+        if p.pid is None:
+            return processes.Exit(None)
+        p.killed_for = f"stopped answering: {self.liveness.describe()}; it was killed"
+        log.warning("replica %s of deployment %s %s", p.name, p.deployment_id, p.killed_for)
+        processes.send(p.pid, p.ident, signal.SIGKILL)
+        log_path = self._dir(p.deployment_id) / f"{p.name}.log"
+        with contextlib.suppress(OSError), log_path.open("a") as f:  # `modelyard logs` shows why
+            f.write(f"[modelyard controller] {p.killed_for}\n")
+        deadline = time.monotonic() + KILL_WAIT_S
+        while (ended := processes.poll(p.pid, p.ident)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return ended
 
     def _log_files(self, deployment_id: int, replica: str | None) -> list[Path]:
         directory = self._dir(deployment_id)

@@ -19,12 +19,12 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelyard.controller.backend import Backend, ReplicaSpec
 from modelyard.controller.lease import Lease
-from modelyard.controller.local import LocalBackend
+from modelyard.controller.local import Liveness, LocalBackend
 from modelyard.controller.plan import plan
 from modelyard.domain.deployments import (
     DeploymentSpec,
@@ -52,6 +52,7 @@ class Timing:
     renew_s: float = 2.0
     drain_grace_s: float = 1.0  # longer than the gateway's route cache
     workers: int = 8
+    liveness: Liveness = field(default_factory=Liveness)  # ready replicas of the local backend
 
 
 class Controller:
@@ -66,7 +67,7 @@ class Controller:
         self.services = services
         self.timing = timing
         root = services.settings.data_dir / "deployments"
-        self.backend: Backend = backend or LocalBackend(root)
+        self.backend: Backend = backend or LocalBackend(root, liveness=timing.liveness)
         self.cache_dir = root / "cache"
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = Lease(
