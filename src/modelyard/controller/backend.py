@@ -59,6 +59,10 @@ class Backend(Protocol):
     def replicas(self, deployment_id: int) -> list[Replica]:
         """A deployment's replicas with fresh states (probes included)."""
 
+    def model_dirs(self) -> set[Path]:
+        """The model directories of all replicas kept (running, or waiting to restart): the
+        controller's model cache keeps those."""
+
     def start(self, spec: ReplicaSpec) -> Replica:
         """Launch one new replica (state ``starting``); returns at once."""
 

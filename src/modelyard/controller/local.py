@@ -217,6 +217,10 @@ class LocalBackend:
                 out.append(p.view())
         return out
 
+    def model_dirs(self) -> set[Path]:
+        with self._lock:
+            return {p.spec.model_dir for p in self._procs.values()}
+
     def start(self, spec: ReplicaSpec) -> Replica:
         p = _Proc(spec.deployment_id, f"{spec.predictor}-{secrets.token_hex(3)}", spec)
         self._dir(spec.deployment_id).mkdir(parents=True, exist_ok=True)

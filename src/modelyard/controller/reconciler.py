@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from typing import Any
 from modelyard.controller.backend import Backend, ReplicaSpec
 from modelyard.controller.lease import Lease
 from modelyard.controller.local import Liveness, LocalBackend
+from modelyard.controller.model_cache import KEEP_S, ModelCache
 from modelyard.controller.plan import plan
 from modelyard.domain.deployments import (
     DeploymentSpec,
@@ -53,6 +55,8 @@ class Timing:
     drain_grace_s: float = 1.0  # longer than the gateway's route cache
     workers: int = 8
     liveness: Liveness = field(default_factory=Liveness)  # ready replicas of the local backend
+    cache_prune_s: float = 60.0  # how often the model cache is pruned
+    cache_keep_s: float = KEEP_S  # how long an unused model copy is kept
 
 
 class Controller:
@@ -68,7 +72,9 @@ class Controller:
         self.timing = timing
         root = services.settings.data_dir / "deployments"
         self.backend: Backend = backend or LocalBackend(root, liveness=timing.liveness)
-        self.cache_dir = root / "cache"
+        self.cache = ModelCache(root / "cache", keep_s=timing.cache_keep_s)
+        self.cache_dir = self.cache.root
+        self._pruned_at = time.monotonic()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = Lease(
             services.db,
@@ -128,12 +134,33 @@ class Controller:
             return
         self._starting = False
         desired = {d["id"]: d for d in self.services.deployments.desired()}
+        self._maybe_prune(list(desired.values()))
         for deployment_id in sorted(set(desired) | self.backend.deployment_ids()):
             with self._busy_lock:
                 if deployment_id in self._busy:
                     continue
                 self._busy.add(deployment_id)
             self._pool.submit(self._reconcile_guarded, deployment_id, desired.get(deployment_id))
+
+    def _maybe_prune(self, desired: list[dict[str, Any]]) -> None:
+        """Prune the model cache now and then, while no reconcile runs (none is making or picking up
+        a copy then: workers are started only by this thread, after this)."""
+        if time.monotonic() - self._pruned_at < self.timing.cache_prune_s:
+            return
+        with self._busy_lock:
+            if self._busy:
+                return
+        self._pruned_at = time.monotonic()
+        locations = [
+            model["location"]
+            for d in desired
+            for model in (d.get("models") or {}).values()
+            if model and model.get("location")
+        ]
+        try:
+            self.cache.prune(locations=locations, model_dirs=self.backend.model_dirs())
+        except OSError:
+            log.exception("pruning the model cache %s failed; trying again later", self.cache.root)
 
     # ---- one deployment ----------------------------------------------------------------------------
     def _reconcile_guarded(self, deployment_id: int, desired: dict[str, Any] | None) -> None:

@@ -33,6 +33,14 @@ STREAM_CHUNK = 1024 * 1024
 STORE_CACHE_SIZE = 64
 
 
+STAGING_PREFIX = ".incoming-"  # a copy into a materialize cache that is not complete yet
+
+
+def cache_key(uri: str) -> str:
+    """The name of ``uri``'s copy in a materialize cache."""
+    return hashlib.sha256(uri.encode()).hexdigest()[:24]
+
+
 class ArtifactService:
     def __init__(self, default_store: ArtifactStore, *, cache_size: int = STORE_CACHE_SIZE) -> None:
         self.default_store = default_store
@@ -116,11 +124,11 @@ class ArtifactService:
         local = self.local_dir(uri)
         if local is not None:
             return local
-        target = cache / hashlib.sha256(uri.encode()).hexdigest()[:24]
+        target = cache / cache_key(uri)
         if target.is_dir():
             return target
         store, base = self.store_and_path(uri)
-        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=cache))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=cache))
         try:
             for rel in self.files_under(uri):
                 dest = staging / rel
