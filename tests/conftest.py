@@ -3,6 +3,7 @@ MODELYARD_TEST_DATABASE_URL is set), the real app, and a real uvicorn server on 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from modelyard.api.app import create_app
@@ -47,10 +48,13 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield str(path)
         return
     url = make_url(base_url)
-    name = f"{url.database}_{_worker()}"
+    # host and pid keep two test runs on one server (two checkouts, CI and a developer) apart
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    name = f"{url.database}_{_worker()}_{host}_{os.getpid()}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for stale in _abandoned_databases(conn, f"{url.database}_", host):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     worker_url = url.set(database=name).render_as_string(hide_password=False)
     db = Database(worker_url)
@@ -60,6 +64,30 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _abandoned_databases(conn: Connection, prefix: str, host: str) -> list[str]:
+    """This machine's test databases of runs that were killed before they could drop them: their
+    process is gone."""
+    names = conn.execute(
+        text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"), {"p": prefix}
+    )
+    out = []
+    for (name,) in names:
+        rest, _, pid = name.rpartition("_")
+        if rest.endswith(f"_{host}") and pid.isdigit() and not _alive(int(pid)):
+            out.append(name)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fresh_database(template: str, tmp_path: Path) -> str:
