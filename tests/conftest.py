@@ -21,6 +21,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from modelyard.api.app import create_app
+from modelyard.controller.processes import exists
 from modelyard.domain.identity import Principal
 from modelyard.services import Services, build_services
 from modelyard.settings import Settings
@@ -75,19 +76,9 @@ def _abandoned_databases(conn: Connection, prefix: str, host: str) -> list[str]:
     out = []
     for (name,) in names:
         rest, _, pid = name.rpartition("_")
-        if rest.endswith(f"_{host}") and pid.isdigit() and not _alive(int(pid)):
+        if rest.endswith(f"_{host}") and pid.isdigit() and not exists(int(pid)):
             out.append(name)
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fresh_database(template: str, tmp_path: Path) -> str:

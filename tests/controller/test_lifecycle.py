@@ -17,6 +17,8 @@ import pytest
 from modelyard.controller import Controller, LogLine
 from modelyard.controller.local import Liveness
 from modelyard.domain.errors import NotFound
+from modelyard.domain.identity import Principal
+from modelyard.services import Services
 from tests.controller.conftest import FAST, predict, ready, replica_pids, settled, spec, status, wait_for
 
 
@@ -89,12 +91,7 @@ def test_killed_replica_is_replaced(
     wait_for(lambda: followed, "the last line of the log, from follow")  # it reads from here on
     os.kill(first["pid"], signal.SIGKILL)
 
-    def replaced() -> dict[str, Any] | None:
-        s = settled(services, admin, "iris", "Deployed")
-        rs = ready(s) if s else []
-        return rs[0] if len(rs) == 1 and rs[0]["pid"] != first["pid"] else None
-
-    again = wait_for(replaced, "a new process for the killed replica")
+    again = wait_for(lambda: replaced(services, admin, first), "a new process for the killed replica")
     assert (again["name"], again["restarts"]) == (first["name"], 1)
     assert predict(again["url"]) == {"predictions": [0, 2]}
     assert replica_pids(services.settings.data_dir) == {again["pid"]}
@@ -177,12 +174,7 @@ def test_hung_replica_is_killed_and_restarted(
 
     os.kill(first["pid"], signal.SIGSTOP)
 
-    def replaced() -> dict[str, Any] | None:
-        s = settled(services, admin, "iris", "Deployed")
-        rs = ready(s) if s else []
-        return rs[0] if len(rs) == 1 and rs[0]["pid"] != first["pid"] else None
-
-    again = wait_for(replaced, "a new process for the hung replica")
+    again = wait_for(lambda: replaced(services, admin, first), "a new process for the hung replica")
     assert (again["name"], again["restarts"]) == (first["name"], 1)
     assert predict(again["url"]) == {"predictions": [0, 2]}
     assert replica_pids(services.settings.data_dir) == {again["pid"]}  # the stopped one was killed
@@ -193,3 +185,10 @@ def test_hung_replica_is_killed_and_restarted(
     logged = [line.line for line in controller.backend.logs(created["id"], replica=first["name"])]
     assert f"[modelyard controller] {reason}" in logged
     assert any(reason in record.getMessage() for record in caplog.records)
+
+
+def replaced(services: Services, admin: Principal, first: dict[str, Any]) -> dict[str, Any] | None:
+    """The deployment's one ready replica once it is another process than ``first``."""
+    s = settled(services, admin, "iris", "Deployed")
+    rs = ready(s) if s else []
+    return rs[0] if len(rs) == 1 and rs[0]["pid"] != first["pid"] else None

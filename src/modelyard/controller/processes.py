@@ -67,7 +67,7 @@ def poll(pid: int, ident: str) -> Exit | None:
         done, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:  # not our child: an adopted replica
         current = identity(pid)
-        if current == "gone" or (ident and current and current != ident) or not _exists(pid):
+        if current == "gone" or (ident and current and current != ident) or not exists(pid):
             return Exit(None)
         return None
     if done:
@@ -75,7 +75,8 @@ def poll(pid: int, ident: str) -> Exit | None:
     return None
 
 
-def _exists(pid: int) -> bool:
+def exists(pid: int) -> bool:
+    """Whether some process (ours or not) has this pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
