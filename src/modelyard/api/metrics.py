@@ -1,5 +1,7 @@
-"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency, and
-each deployment's desired and ready replicas and phase (read from the database at scrape time).
+"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency,
+each deployment's desired and ready replicas and phase (read from the database at scrape time), and
+the tracking writes this server committed (runs created, metric values, params, tags and dataset
+inputs logged).
 
 Platform admins only: the series name every deployment of every group. Scrape with an admin token
 (``Authorization: Bearer ...``), e.g. one made for a dedicated ``prometheus`` admin user.
@@ -14,7 +16,8 @@ from starlette.responses import Response
 from modelyard.api.deps import principal
 from modelyard.domain.deployments import Phase
 from modelyard.domain.identity import Principal
-from modelyard.serving.metrics import Gauge
+from modelyard.services.tracking_stats import TrackingStats
+from modelyard.serving.metrics import Counter, Gauge
 
 router = APIRouter()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -39,11 +42,24 @@ def _deployment_series(rows: list[dict[str, object]]) -> list[str]:
     return lines
 
 
+def _tracking_series(stats: TrackingStats) -> list[str]:
+    writes = Counter(
+        "modelyard_tracking_writes_total",
+        "Tracking writes committed by this server: runs created; metric values, params, tags and "
+        "dataset inputs logged.",
+        ("kind",),
+    )
+    for kind, count in stats.snapshot().items():
+        writes.inc((kind,), float(count))
+    return [*writes.header(), *writes.lines()]
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, actor: Principal = Depends(principal)) -> Response:
     actor.require_platform_admin(what="Reading the server's metrics")
     services = request.app.state.services
     rows = await run_in_threadpool(services.deployments.metrics_rows)
     gateway = request.app.state.gateway_metrics.render()
-    body = gateway + ("\n".join(_deployment_series(rows)) + "\n").encode()
+    lines = _deployment_series(rows) + _tracking_series(services.tracking.stats)
+    body = gateway + ("\n".join(lines) + "\n").encode()
     return Response(body, media_type=CONTENT_TYPE)

@@ -48,8 +48,10 @@ from modelyard.services.common import (
 )
 from modelyard.services.experiments import parse_experiment_id
 from modelyard.services.run_reads import RunReads
+from modelyard.services.tracking_stats import TrackingStats
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
+from modelyard.storage.db import Database
 from modelyard.storage.orm import DatasetRow, RunInputRow, RunModelRow, RunRow, TagRow
 
 
@@ -69,6 +71,10 @@ def _code_version_from_tags(tags: dict[str, str]) -> CodeVersion | None:
 
 
 class TrackingService(RunReads):
+    def __init__(self, db: Database, *, stats: TrackingStats | None = None) -> None:
+        super().__init__(db)
+        self.stats = stats or TrackingStats()
+
     # ---- runs -----------------------------------------------------------------------------------
     def create_run(
         self,
@@ -138,7 +144,8 @@ class TrackingService(RunReads):
                     group_id=group_id,
                     after={"experiment_id": str(eid), "run_name": run_name, "status": str(run.status)},
                 )
-                return run
+            self.stats.add(runs=1)
+            return run
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -267,6 +274,7 @@ class TrackingService(RunReads):
                 group_id=group_id,
                 details=details,
             )
+        self.stats.add(metrics=len(metrics), params=len(checked_params), tags=len(checked_tags))
 
     @staticmethod
     def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
@@ -388,6 +396,7 @@ class TrackingService(RunReads):
                     "models": list(model_ids or []),
                 },
             )
+        self.stats.add(inputs=len(datasets))
 
     def log_outputs(self, actor: Principal, run_id: str, *, models: list[tuple[str, int]]) -> None:
         with self.db.write() as s:
