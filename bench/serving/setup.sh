@@ -47,18 +47,25 @@ print(" ".join(f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "joblib",
 PY
 )"
 
-have_serving() {
-    [ -x "$SERVING_VENV/bin/python" ] || return 1
-    "$SERVING_VENV/bin/python" - "$MLSERVER_VERSION" "uvloop==$UVLOOP_VERSION" $pins <<'PY' >/dev/null 2>&1
+# has_pins VENV PIN...: VENV's python has exactly these name==version packages
+has_pins() {
+    local venv="$1"
+    shift
+    [ -x "$venv/bin/python" ] || return 1
+    "$venv/bin/python" - "$@" <<'PY' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
-assert version("mlserver") == sys.argv[1]
-assert version("mlserver-sklearn") == sys.argv[1]
-for pin in sys.argv[2:]:
+for pin in sys.argv[1:]:
     name, want = pin.split("==")
     assert version(name) == want, (name, version(name), want)
-import orjson, uvicorn, uvloop, httptools  # noqa: F401,E401
 PY
+}
+
+have_serving() {
+    # shellcheck disable=SC2086
+    has_pins "$SERVING_VENV" "mlserver==$MLSERVER_VERSION" "mlserver-sklearn==$MLSERVER_VERSION" \
+        "uvloop==$UVLOOP_VERSION" $pins &&
+        "$SERVING_VENV/bin/python" -c "import orjson, uvicorn, uvloop, httptools" >/dev/null 2>&1
 }
 
 if have_serving; then
@@ -83,17 +90,15 @@ pins="$pins skops==$("$VENV/bin/python" -c 'from importlib.metadata import versi
 stamp="$MODELYARD_VENV/.installed"
 have_modelyard() {
     [ -x "$MODELYARD_VENV/bin/modelyard" ] && [ -f "$stamp" ] && [ "$ROOT/pyproject.toml" -ot "$stamp" ] || return 1
-    "$MODELYARD_VENV/bin/python" - "$ROOT" $pins <<'PY' >/dev/null 2>&1
+    # shellcheck disable=SC2086
+    has_pins "$MODELYARD_VENV" $pins &&
+        "$MODELYARD_VENV/bin/python" - "$ROOT" <<'PY' >/dev/null 2>&1
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import modelyard
 
 assert Path(modelyard.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve())
-for pin in sys.argv[2:]:
-    name, want = pin.split("==")
-    assert version(name) == want, (name, version(name), want)
 PY
 }
 

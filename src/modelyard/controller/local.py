@@ -356,9 +356,9 @@ class LocalBackend:
                     p.state, p.early_exits, p.ready_since = ReplicaState.READY, 0, time.monotonic()
                     p.live_at, p.live_failures = p.ready_since + self.liveness.period_s, 0
                 return True
-            if not (p.state is ReplicaState.READY and time.monotonic() >= p.live_at and self._hung(p)):
+            if p.state is not ReplicaState.READY or time.monotonic() < p.live_at or not self._hung(p):
                 return True
-            ended = self._kill(p)
+            ended = self._kill(p, p.pid)
             if ended is None:  # not gone yet: a later refresh records the exit
                 return True
         p.pid = None
@@ -422,18 +422,16 @@ class LocalBackend:
         )
         return p.live_failures >= self.liveness.failures
 
-    def _kill(self, p: _Proc) -> processes.Exit | None:
-        """Kill a hung replica's process; how it ended, or None if it is not gone yet."""
-        if p.pid is None:
-            return processes.Exit(None)
+    def _kill(self, p: _Proc, pid: int) -> processes.Exit | None:
+        """Kill a hung replica's process ``pid``; how it ended, or None if it is not gone yet."""
         p.killed_for = f"stopped answering: {self.liveness.describe()}; it was killed"
         log.warning("replica %s of deployment %s %s", p.name, p.deployment_id, p.killed_for)
-        processes.send(p.pid, p.ident, signal.SIGKILL)
+        processes.send(pid, p.ident, signal.SIGKILL)
         log_path = self._dir(p.deployment_id) / f"{p.name}.log"
         with contextlib.suppress(OSError), log_path.open("a") as f:  # `modelyard logs` shows why
             f.write(f"[modelyard controller] {p.killed_for}\n")
         deadline = time.monotonic() + KILL_WAIT_S
-        while (ended := processes.poll(p.pid, p.ident)) is None and time.monotonic() < deadline:
+        while (ended := processes.poll(pid, p.ident)) is None and time.monotonic() < deadline:
             time.sleep(0.01)
         return ended
 

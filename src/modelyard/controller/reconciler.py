@@ -73,7 +73,6 @@ class Controller:
         root = services.settings.data_dir / "deployments"
         self.backend: Backend = backend or LocalBackend(root, liveness=timing.liveness)
         self.cache = ModelCache(root / "cache", keep_s=timing.cache_keep_s)
-        self.cache_dir = self.cache.root
         self._pruned_at = time.monotonic()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = Lease(
@@ -225,8 +224,8 @@ class Controller:
         if not model or not model.get("location"):
             raise LookupError(f"no model location was resolved for predictor '{p.name}'")
         location = model["location"]
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        model_dir = self.services.artifact_service.materialize(location, self.cache_dir)
+        self.cache.root.mkdir(parents=True, exist_ok=True)
+        model_dir = self.services.artifact_service.materialize(location, self.cache.root)
         return ReplicaSpec(
             deployment_id=deployment_id,
             deployment=desired["name"],

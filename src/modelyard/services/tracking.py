@@ -71,9 +71,9 @@ def _code_version_from_tags(tags: dict[str, str]) -> CodeVersion | None:
 
 
 class TrackingService(RunReads):
-    def __init__(self, db: Database, *, stats: TrackingStats | None = None) -> None:
+    def __init__(self, db: Database) -> None:
         super().__init__(db)
-        self.stats = stats or TrackingStats()
+        self.stats = TrackingStats()
 
     # ---- runs -----------------------------------------------------------------------------------
     def create_run(
