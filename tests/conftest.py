@@ -21,7 +21,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from modelyard.api.app import create_app
-from modelyard.controller.processes import exists
+from modelyard.controller.backends.local.processes import exists
 from modelyard.domain.identity import Principal
 from modelyard.services import Services, build_services
 from modelyard.settings import Settings

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
-from modelyard.services.secrets import TOKEN_PREFIX
+from modelyard.services.identity.secrets import TOKEN_PREFIX
 from modelyard.storage.orm import TokenRow, UserRow
 from tests.api.identity_helpers import ok, refused
 from tests.conftest import UserCreds, auth_header

@@ -16,7 +16,7 @@ from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal
 from modelyard.domain.tracking import CodeVersion, Dataset, DatasetInput, Environment
 from modelyard.services import Services
-from modelyard.services.lineage import (
+from modelyard.services.registry.lineage import (
     DatasetLineage,
     DatasetUse,
     ModelVersionLineage,

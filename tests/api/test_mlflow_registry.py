@@ -32,7 +32,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registry timestamps from a counter (1000, 1001, ...): exact values, and orderings by time
     that do not depend on two requests landing in different milliseconds."""
     ticks = itertools.count(1000)
-    for module in ("modelyard.services.registry", "modelyard.services.registry_versions"):
+    for module in ("modelyard.services.registry.service", "modelyard.services.registry.versions"):
         monkeypatch.setattr(f"{module}.now_ms", lambda: next(ticks))
 
 

@@ -26,7 +26,7 @@ API = "/api/2.0/mlflow"
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registry timestamps from a counter, so orders by time are exact."""
     ticks = itertools.count(1000)
-    for module in ("modelyard.services.registry", "modelyard.services.registry_versions"):
+    for module in ("modelyard.services.registry.service", "modelyard.services.registry.versions"):
         monkeypatch.setattr(f"{module}.now_ms", lambda: next(ticks))
 
 

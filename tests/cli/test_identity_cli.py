@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
-from modelyard.services.secrets import TOKEN_PREFIX
+from modelyard.services.identity.secrets import TOKEN_PREFIX
 from modelyard.storage.orm import AuditEventRow
 from tests.cli.conftest import Invoke
 from tests.conftest import LiveServer

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from modelyard.controller import Controller, LogLine
-from modelyard.controller.local import Liveness
+from modelyard.controller.backends.local.backend import Liveness
 from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal
 from modelyard.services import Services

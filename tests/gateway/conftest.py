@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from modelyard.api.gateway import Gateway
+from modelyard.api.gateway.proxy import Gateway
 from modelyard.domain.deployments import Phase, Replica, ReplicaState
 from modelyard.domain.identity import Principal
 from modelyard.models import save_model

@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
 from modelyard.api.errors import install_error_handlers
-from modelyard.api.gateway import Gateway
-from modelyard.api.gateway_metrics import GatewayMetrics
+from modelyard.api.gateway import Gateway, GatewayMetrics
 from modelyard.api.limits import BodySizeLimit
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources

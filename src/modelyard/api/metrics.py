@@ -16,7 +16,7 @@ from starlette.responses import Response
 from modelyard.api.deps import principal
 from modelyard.domain.deployments import Phase
 from modelyard.domain.identity import Principal
-from modelyard.services.tracking_stats import TrackingStats
+from modelyard.services.tracking.stats import TrackingStats
 from modelyard.serving.metrics import Counter, Gauge
 
 router = APIRouter()

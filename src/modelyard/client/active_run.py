@@ -10,19 +10,49 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from modelyard.client.errors import ModelyardError
 from modelyard.schemas import FileInfo, Run, RunInfo
 
-if TYPE_CHECKING:
-    from modelyard.client.client import Client
-
 log = logging.getLogger("modelyard.client")
 
 
+class RunClient(Protocol):
+    """What an active run needs of the client that started it (``Client`` is one); naming the methods
+    here, rather than the class, keeps this module from importing ``client`` back."""
+
+    def end_run(self, run_id: str, status: str = ..., end_time: int | None = ...) -> RunInfo: ...
+    def get_run(self, run_id: str) -> Run: ...
+    def log_param(self, run_id: str, key: str, value: Any) -> None: ...
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None: ...
+    def log_metric(
+        self, run_id: str, key: str, value: float, *, step: int = ..., timestamp: int | None = ...
+    ) -> None: ...
+    def log_metrics(
+        self, run_id: str, metrics: Mapping[str, float], *, step: int = ..., timestamp: int | None = ...
+    ) -> None: ...
+    def set_tag(self, run_id: str, key: str, value: Any) -> None: ...
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None: ...
+    def log_input(
+        self,
+        run_id: str,
+        *,
+        name: str,
+        digest: str,
+        source: str,
+        source_type: str | None = ...,
+        schema: str | Mapping[str, Any] | None = ...,
+        profile: str | Mapping[str, Any] | None = ...,
+        context: str | None = ...,
+    ) -> None: ...
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = ...) -> None: ...
+    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = ...) -> None: ...
+    def list_artifacts(self, run_id: str, path: str | None = ...) -> list[FileInfo]: ...
+
+
 class ActiveRun:
-    def __init__(self, client: Client, run: Run) -> None:
+    def __init__(self, client: RunClient, run: Run) -> None:
         self.client = client
         self.run = run
         self.ended = False

@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modelyard.controller.backend import Backend, ReplicaSpec
+from modelyard.controller.backends import Backend, ReplicaSpec
+from modelyard.controller.backends.local import Liveness, LocalBackend
 from modelyard.controller.lease import Lease
-from modelyard.controller.local import Liveness, LocalBackend
 from modelyard.controller.model_cache import KEEP_S, ModelCache
 from modelyard.controller.plan import plan
 from modelyard.domain.deployments import (

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.client import ActiveRun, Client
+from modelyard.client.active_run import RunClient
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.model_format import (
     MLMODEL_FILE,
@@ -167,10 +168,11 @@ def log_model(
     does, so the registry can find the models a run logged.
     """
     _check_name(name)
+    runs: RunClient
     if isinstance(run, ActiveRun):
-        client, run_id = client or run.client, run.run_id
+        runs, run_id = client or run.client, run.run_id
     else:
-        client, run_id = client or Client(), run
+        runs, run_id = client or Client(), run
     with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
         local = Path(tmp) / "model"
         spec = save_model(
@@ -183,8 +185,8 @@ def log_model(
             run_id=run_id,
             artifact_path=name,
         )
-        client.log_artifacts(run_id, local, artifact_path=name)
-    _record_history(client, run_id, spec)
+        runs.log_artifacts(run_id, local, artifact_path=name)
+    _record_history(runs, run_id, spec)
     return ModelInfo(run_id=run_id, artifact_path=name, spec=spec)
 
 
@@ -228,7 +230,7 @@ def _check_name(name: str) -> None:
         raise InvalidParameter(f"model name {name!r} must be a relative path like 'model' or 'models/churn'")
 
 
-def _record_history(client: Client, run_id: str, spec: ModelSpec) -> None:
+def _record_history(client: RunClient, run_id: str, spec: ModelSpec) -> None:
     tags = client.get_run(run_id).data.tags
     try:
         history = json.loads(tags.get(HISTORY_TAG, "[]"))

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import AuditService
-from modelyard.services.deployments import DeploymentService
-from modelyard.services.experiments import ExperimentService
+from modelyard.services.deployments import DeploymentService, QuotaService
 from modelyard.services.identity import IdentityService
-from modelyard.services.logged_models import LoggedModelService
-from modelyard.services.quotas import QuotaService
 from modelyard.services.registry import RegistryService
-from modelyard.services.tracking import TrackingService
+from modelyard.services.tracking import ExperimentService, LoggedModelService, TrackingService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database

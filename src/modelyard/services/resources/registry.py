@@ -27,8 +27,8 @@ from sqlalchemy.orm import Mapped
 from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.domain.identity import Principal
 from modelyard.domain.registry import MAX_MODEL_NAME_LENGTH, Stage, VersionStatus
-from modelyard.services.lineage import ReadOnlyViews, VersionDataset, model_version_lineage
-from modelyard.services.registry_convert import register_from_run
+from modelyard.services.registry.convert import register_from_run
+from modelyard.services.registry.lineage import ReadOnlyViews, VersionDataset, model_version_lineage
 from modelyard.services.resources.access import GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
 from modelyard.services.resources.spec import (

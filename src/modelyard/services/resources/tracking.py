@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.domain.identity import Principal, Role
 from modelyard.domain.tracking import LifecycleStage, RunStatus
-from modelyard.services.lineage import dataset_lineage
+from modelyard.services.registry.lineage import dataset_lineage
 from modelyard.services.resources.access import DELETE, EDIT, GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
 from modelyard.services.resources.projects import MAX_PROJECT_NAME_LENGTH, delete_project, update_project

@@ -23,7 +23,7 @@ from functools import reduce
 
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.services.deployment_runtime import Route
+from modelyard.services.deployments.runtime import Route
 
 READY_TTL_S = 0.5
 UNREADY_TTL_S = 0.1

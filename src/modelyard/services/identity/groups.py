@@ -12,8 +12,8 @@ from modelyard.domain.errors import AlreadyExists, NotFound, PermissionDenied
 from modelyard.domain.identity import DEFAULT_GROUP_NAME, Principal, Role, validate_name
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.identity_auth import IdentityBase
-from modelyard.services.identity_users import user_row
+from modelyard.services.identity.auth import IdentityBase
+from modelyard.services.identity.users import user_row
 from modelyard.storage.orm import GroupRow, MembershipRow, ProjectRow, UserRow
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import NotFound, Unauthenticated
 from modelyard.domain.identity import Principal, Role
-from modelyard.services import secrets as sec
 from modelyard.services.common import now_ms
+from modelyard.services.identity import secrets as sec
 from modelyard.storage.db import Database
 from modelyard.storage.orm import MembershipRow, TokenRow, UserRow
 

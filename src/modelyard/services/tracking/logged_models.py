@@ -25,7 +25,7 @@ from modelyard.domain.tracking import (
 )
 from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, new_id, now_ms
-from modelyard.services.experiments import ExperimentService, parse_experiment_id
+from modelyard.services.tracking.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import metric_chunks
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database

@@ -39,8 +39,8 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from modelyard.controller import processes, replica_logs
-from modelyard.controller.backend import LogLine, ReplicaSpec
+from modelyard.controller.backends.base import LogLine, ReplicaSpec
+from modelyard.controller.backends.local import log_files, processes
 from modelyard.domain.deployments import Replica, ReplicaState
 from modelyard.domain.errors import NotFound
 
@@ -265,16 +265,16 @@ class LocalBackend:
         return [
             LogLine(path.stem, line)
             for path in self._log_files(deployment_id, replica)
-            for line in replica_logs.tail(path, tail)
+            for line in log_files.tail(path, tail)
         ]
 
     async def follow(
         self, deployment_id: int, *, replica: str | None = None, tail: int = 10
     ) -> AsyncIterator[LogLine]:
         files = await anyio.to_thread.run_sync(lambda: self._log_files(deployment_id, replica))
-        offsets = {path: replica_logs.size(path) for path in files}
+        offsets = {path: log_files.size(path) for path in files}
         for path, end in offsets.items():
-            for line in replica_logs.tail(path, tail, end=end):
+            for line in log_files.tail(path, tail, end=end):
                 yield LogLine(path.stem, line)
         directory = self._dir(deployment_id)
         while directory.is_dir():
@@ -326,10 +326,10 @@ class LocalBackend:
 
     def _launch(self, p: _Proc) -> None:
         log_path = self._dir(p.deployment_id) / f"{p.name}.log"
-        if replica_logs.size(log_path) > LOG_ROTATE_BYTES:
+        if log_files.size(log_path) > LOG_ROTATE_BYTES:
             log_path.replace(log_path.with_suffix(".log.1"))
         p.port = processes.free_port()
-        p.log_offset = replica_logs.size(log_path)
+        p.log_offset = log_files.size(log_path)
         env = {**_inherited_env(), **p.spec.env, "PYTHONUNBUFFERED": "1"}
         p.pid = processes.spawn(self._argv(p), env, log_path)
         p.ident = processes.identity(p.pid)
@@ -372,9 +372,7 @@ class LocalBackend:
         now = time.monotonic()
         lines = [
             line
-            for line in replica_logs.tail(
-                self._dir(p.deployment_id) / f"{p.name}.log", 50, start=p.log_offset
-            )
+            for line in log_files.tail(self._dir(p.deployment_id) / f"{p.name}.log", 50, start=p.log_offset)
             if line.strip()
         ]
         status = "was killed" if code is not None and code < 0 else f"exited with code {code}"
@@ -451,7 +449,7 @@ class LocalBackend:
         out: list[LogLine] = []
         files = self._log_files(deployment_id, replica) if self._dir(deployment_id).is_dir() else []
         for path in files:
-            lines, offsets[path] = replica_logs.read_from(path, offsets.get(path, 0))
+            lines, offsets[path] = log_files.read_from(path, offsets.get(path, 0))
             out.extend(LogLine(path.stem, line) for line in lines)
         return out
 

@@ -26,8 +26,8 @@ from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal, Role
 from modelyard.domain.registry import parse_version
 from modelyard.domain.tracking import Run
-from modelyard.services.experiments import ExperimentService
-from modelyard.services.registry_access import version_for
+from modelyard.services.registry.access import version_for
+from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.storage import registry_repo as repo
 from modelyard.storage.orm import (
     DatasetRow,

@@ -1,5 +1,5 @@
 """The model registry as services use it: registered models, their tags and aliases, latest
-versions per stage and search; versions come from :mod:`modelyard.services.registry_versions`.
+versions per stage and search; versions come from :mod:`modelyard.services.registry.versions`.
 
 A registered model belongs to one group — by default the creator's default group, as for
 experiments — and the actor's role there decides everything: viewers read, members write.
@@ -34,15 +34,15 @@ from modelyard.domain.registry import (
 )
 from modelyard.domain.search import Entity, OrderBy
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
-from modelyard.services.experiments import ExperimentService
-from modelyard.services.registry_access import (
+from modelyard.services.registry.access import (
     audit,
     checked_tag,
     model_for,
     text_param,
     version_not_found,
 )
-from modelyard.services.registry_versions import ModelVersionOps, narrowing
+from modelyard.services.registry.versions import ModelVersionOps, narrowing
+from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.storage import registry_repo as repo
 from modelyard.storage.orm import RegisteredModelAliasRow, RegisteredModelRow
 

@@ -22,7 +22,7 @@ from modelyard.domain.tracking import (
     ViewType,
 )
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token
-from modelyard.services.experiments import ExperimentService, parse_experiment_id
+from modelyard.services.tracking.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import metric_chunks
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo

@@ -23,7 +23,7 @@ from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal, Role
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.secrets import new_token, token_hash
+from modelyard.services.identity.secrets import new_token, token_hash
 from modelyard.storage.db import Database
 from modelyard.storage.orm import DeploymentRow, DeploymentTokenRow
 

@@ -1,8 +1,8 @@
 """Users, groups, memberships and API tokens; authentication of requests.
 
 ``IdentityService`` is the one identity service the rest of modelyard uses. It is put together from
-parts that each own one concept, next to this module: ``identity_auth`` (authentication and its
-cache), ``identity_users``, ``identity_tokens`` and ``identity_groups`` (groups and memberships).
+parts that each own one concept, next to this module: ``auth`` (authentication and its
+cache), ``users``, ``tokens`` and ``groups`` (groups and memberships).
 What spans several of them lives here: bootstrapping the first admin and creating a user straight
 into a group.
 
@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from modelyard.domain.errors import AlreadyExists
 from modelyard.domain.identity import DEFAULT_GROUP_NAME, Principal, Role
-from modelyard.services.identity_auth import AUTH_CACHE_SECONDS, LAST_USED_RESOLUTION_MS, Authentication
-from modelyard.services.identity_groups import Group, Groups, group_row, set_membership
-from modelyard.services.identity_tokens import Token, Tokens, insert_token
-from modelyard.services.identity_users import MIN_PASSWORD_LENGTH, User, Users, insert_user, to_user
+from modelyard.services.identity.auth import AUTH_CACHE_SECONDS, LAST_USED_RESOLUTION_MS, Authentication
+from modelyard.services.identity.groups import Group, Groups, group_row, set_membership
+from modelyard.services.identity.tokens import Token, Tokens, insert_token
+from modelyard.services.identity.users import MIN_PASSWORD_LENGTH, User, Users, insert_user, to_user
 from modelyard.storage.orm import GroupRow, UserRow
 
 __all__ = [

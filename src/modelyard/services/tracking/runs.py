@@ -46,9 +46,9 @@ from modelyard.services.common import (
     new_id,
     now_ms,
 )
-from modelyard.services.experiments import parse_experiment_id
-from modelyard.services.run_reads import RunReads
-from modelyard.services.tracking_stats import TrackingStats
+from modelyard.services.tracking.experiments import parse_experiment_id
+from modelyard.services.tracking.run_reads import RunReads
+from modelyard.services.tracking.stats import TrackingStats
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database

@@ -5,7 +5,7 @@ to the platform's app.
 It is a raw ASGI middleware, outermost, so a prediction never pays for the platform's routing,
 dependency injection or middleware: per request it is a cached route, an access check (none for a
 public endpoint), the body read with the size limit, one exchange on a pooled keep-alive connection
-(``gateway_upstream``) and two ``send`` calls. Access to a private endpoint: one of the deployment's
+(``upstream``) and two ``send`` calls. Access to a private endpoint: one of the deployment's
 client tokens as a Bearer token, or platform credentials of a user with any role in the deployment's
 group (or a platform admin); with authentication switched off for the server, every endpoint is open.
 
@@ -26,9 +26,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api.auth import authenticate
-from modelyard.api.gateway_metrics import GatewayMetrics
-from modelyard.api.gateway_routes import Plan, Routes
-from modelyard.api.gateway_upstream import (
+from modelyard.api.gateway.metrics import GatewayMetrics
+from modelyard.api.gateway.routes import Plan, Routes
+from modelyard.api.gateway.upstream import (
     Response,
     Unsent,
     Upstream,
@@ -40,8 +40,8 @@ from modelyard.domain.deployments import RESERVED_NAMES, EndpointAccess
 from modelyard.domain.errors import Unauthenticated
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
-from modelyard.services.identity import AUTH_CACHE_SECONDS
-from modelyard.services.secrets import token_hash
+from modelyard.services.identity.secrets import token_hash
+from modelyard.services.identity.service import AUTH_CACHE_SECONDS
 
 log = logging.getLogger("modelyard.gateway")
 

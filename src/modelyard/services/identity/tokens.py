@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.domain.identity import Principal
-from modelyard.services import secrets as sec
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.identity_auth import IdentityBase
-from modelyard.services.identity_users import user_row
+from modelyard.services.identity import secrets as sec
+from modelyard.services.identity.auth import IdentityBase
+from modelyard.services.identity.users import user_row
 from modelyard.storage.orm import TokenRow, UserRow
 
 

@@ -38,7 +38,7 @@ from modelyard.domain.registry import (
 )
 from modelyard.domain.search import Comparison, Entity, Op, OrderBy
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
-from modelyard.services.registry_access import (
+from modelyard.services.registry.access import (
     audit,
     checked_tag,
     model_for,

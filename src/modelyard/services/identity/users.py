@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import AlreadyExists, InvalidParameter, NotFound
 from modelyard.domain.identity import Principal, validate_name
-from modelyard.services import secrets as sec
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.identity_auth import IdentityBase
+from modelyard.services.identity import secrets as sec
+from modelyard.services.identity.auth import IdentityBase
 from modelyard.storage.orm import GroupRow, MembershipRow, UserRow
 
 MIN_PASSWORD_LENGTH = 8

@@ -41,8 +41,8 @@ from modelyard.domain.registry import join_uri
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
-from modelyard.services.deployment_runtime import DeploymentRuntimeOps, role_for
-from modelyard.services.quotas import group_usage, load_quota
+from modelyard.services.deployments.quotas import group_usage, load_quota
+from modelyard.services.deployments.runtime import DeploymentRuntimeOps, role_for
 from modelyard.storage import registry_repo
 from modelyard.storage.db import Database
 from modelyard.storage.orm import DeploymentRow, GroupRow
