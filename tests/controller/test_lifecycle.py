@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,6 +35,10 @@ def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Calla
     assert predict(replica["url"]) == {"predictions": [0, 2]}
     assert replica_pids(data_dir) == {replica["pid"]}
     assert (s["replicas"], s["available_replicas"]) == (1, 1)
+    # `ps` says what it is (setproctitle is installed with the test dependencies)
+    cmdline = Path(f"/proc/{replica['pid']}/cmdline").read_bytes().rstrip(b"\0").decode()
+    assert cmdline == f"modelyard serve-model iris/{replica['name']}"
+    assert Path(f"/proc/{replica['pid']}/comm").read_text().strip() == f"iris/{replica['name']}"[:15]
 
     # the replica's output is in its log: the API and `modelyard logs` read it through the backend
     lines = controller.backend.logs(created["id"])
