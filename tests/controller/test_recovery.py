@@ -99,3 +99,52 @@ def test_the_exit_watcher_calls_its_listener_when_a_process_exits() -> None:
         process.kill()
         process.wait()
         watcher.close()
+
+
+def test_a_warm_spawner_forks_replicas_and_reports_their_exits(
+    settings: Settings, model_dirs: dict[str, Path], controllers: Callable[..., Controller]
+) -> None:
+    backend = LocalBackend(settings.data_dir / "deployments")
+    plain = ReplicaSpec(
+        deployment_id=1, deployment="iris", predictor="main", template="t", model_dir=model_dirs["v1"]
+    )
+    try:
+        backend.adopt()  # a controller that takes the lead starts the spawner
+        spawner = backend.spawner
+        assert spawner is not None and spawner.wait_ready(120)
+        forked = backend.start(plain)
+        assert _parent(forked.pid) == spawner.pid  # forked, with the libraries imported already
+        with_env = backend.start(replace(plain, env={"OMP_NUM_THREADS": "1"}))
+        assert _parent(with_env.pid) == os.getpid()  # an env of its own: started afresh
+
+        def ready_ones() -> list[Any]:
+            return [r for r in backend.replicas(1) if r.state is ReplicaState.READY]
+
+        wait_for(lambda: len(ready_ones()) == 2, "both replicas to be ready")
+        for r in ready_ones():
+            assert predict(r.url) == {"predictions": [0, 2]}
+        os.kill(forked.pid, signal.SIGKILL)
+
+        def crashed() -> Any:
+            return next((r for r in backend.replicas(1) if r.state is ReplicaState.CRASHED), None)
+
+        # its parent is the spawner, which reaped it and told the backend how it ended
+        assert wait_for(crashed, "the exit to be seen").message == (
+            "was killed by SIGKILL from outside modelyard (kill -9, or the out-of-memory killer)"
+        )
+    finally:
+        backend.close(stop_replicas=True)
+    assert spawner.pid is not None and not _alive(spawner.pid)  # it stopped with the backend
+
+
+def _parent(pid: int | None) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -45,6 +45,7 @@ import httpx
 
 from modelyard.controller.backends.base import LogLine, ReplicaSpec
 from modelyard.controller.backends.local import exits, log_files, processes, state
+from modelyard.controller.backends.local.spawner import SpawnerClient
 from modelyard.controller.backends.local.state import ReplicaProc
 from modelyard.domain.deployments import Replica, ReplicaState
 from modelyard.domain.errors import NotFound
@@ -91,6 +92,7 @@ class LocalBackend:
         python: str = sys.executable,
         liveness: Liveness = Liveness(),
         clock: Callable[[], float] = time.monotonic,
+        spawner: bool = True,
     ) -> None:
         self.root = root
         self.drain_seconds = drain_seconds
@@ -102,6 +104,8 @@ class LocalBackend:
         self._http = httpx.Client(timeout=PROBE_TIMEOUT_S)
         self._listeners: list[Callable[[], None]] = []
         self._exits: exits.ExitWatcher | None = None
+        self._use_spawner = spawner
+        self._spawner: SpawnerClient | None = None
 
     # ---- files -------------------------------------------------------------------------------
     def _dir(self, deployment_id: int) -> Path:
@@ -131,6 +135,7 @@ class LocalBackend:
                 self._exits.watch(pid)
 
     def adopt(self) -> None:
+        self._warm_spawner()
         if not self.root.is_dir():
             return
         for directory in self.root.iterdir():
@@ -258,6 +263,8 @@ class LocalBackend:
                     self._remove(p)
         if self._exits is not None:
             self._exits.close()
+        if self._spawner is not None:
+            self._spawner.close()
         self._http.close()
 
     # ---- internals ---------------------------------------------------------------------------------
@@ -273,6 +280,17 @@ class LocalBackend:
     def _watch(self, pid: int) -> None:
         if self._exits is not None:
             self._exits.watch(pid)
+
+    @property
+    def spawner(self) -> SpawnerClient | None:
+        """The replica spawner, once ``adopt`` started it (None with ``spawner=False``)."""
+        return self._spawner
+
+    def _warm_spawner(self) -> None:
+        """Start the replica spawner (it warms up in the background; replicas start without it until
+        it is ready)."""
+        if self._use_spawner and self._spawner is None:
+            self._spawner = SpawnerClient(self.python, {**_inherited_env(), "PYTHONUNBUFFERED": "1"})
 
     def _exited_somewhere(self) -> None:
         for listener in list(self._listeners):
@@ -296,8 +314,15 @@ class LocalBackend:
             log_path.replace(log_path.with_suffix(".log.1"))
         p.port = processes.free_port()
         p.log_offset = log_files.size(log_path)
-        env = {**_inherited_env(), **p.spec.env, "PYTHONUNBUFFERED": "1"}
-        p.pid = processes.spawn(self._argv(p), env, log_path)
+        argv = self._argv(p)
+        pid = None
+        if self._spawner is not None and not p.spec.env:  # a forked replica has the spawner's env
+            pid = self._spawner.spawn(argv[3:], log_path)  # what follows `python -m module`
+        p.forked = pid is not None
+        if pid is None:
+            env = {**_inherited_env(), **p.spec.env, "PYTHONUNBUFFERED": "1"}
+            pid = processes.spawn(argv, env, log_path)
+        p.pid = pid
         p.ident = processes.identity(p.pid)
         p.launched = self._now()
         p.state, p.message, p.ready_since = ReplicaState.STARTING, "", None
@@ -344,12 +369,15 @@ class LocalBackend:
             ended = self._kill(p, p.pid)
             if ended is None:  # not gone yet: a later refresh records the exit
                 return True
+        code = ended.code
+        if code is None and p.forked and self._spawner is not None and p.pid is not None:
+            code = self._spawner.exit_code(p.pid)
         p.pid = None
         if p.drain_deadline is not None:
-            self._event(p, "exited after draining" + (f" ({_code(ended.code)})" if ended.code else ""))
+            self._event(p, "exited after draining" + (f" ({_code(code)})" if code else ""))
             self._remove(p)
             return False
-        self._exited(p, ended.code)
+        self._exited(p, code)
         return True
 
     def _exited(self, p: ReplicaProc, code: int | None) -> None:

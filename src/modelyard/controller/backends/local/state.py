@@ -45,6 +45,7 @@ class ReplicaProc:
     drain_deadline: float | None = None  # wall clock, so that it survives a restart
     oom_counter: Path | None = None  # the file counting out-of-memory kills where it runs
     oom_kills: int | None = None  # that count when it started
+    forked: bool = False  # forked by the spawner (its exit code comes from there), not by posix_spawn
 
     @property
     def url(self) -> str:
