@@ -81,7 +81,7 @@ def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Calla
             "[modelyard controller] draining (scaled down to 1 replica(s)): sent SIGTERM; requests in "
             "flight have 30 s to finish",
             "[modelyard controller] exited after draining",
-        ]
+        ], events
 
     services.deployments.stop(admin, "iris")
     s = wait_for(lambda: settled(services, admin, "iris", "Stopped"), "Stopped")

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -62,7 +61,6 @@ LOGS_KEPT = 32  # log files of replicas that are gone, per deployment
 PROBE_TIMEOUT_S = 0.5
 KILL_WAIT_S = 2.0  # for a killed process to be gone, before its exit is recorded
 FOLLOW_POLL_S = 0.25
-_REPLICA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # A replica runs user code with its model files already local: the server's own credentials are not
 # its business (a user's variables reach it through the predictor's ``env``).
 _PRIVATE_ENV = ("MODELYARD_", "MLFLOW_TRACKING_", "AWS_")
@@ -331,7 +329,7 @@ class LocalBackend:
         p.oom_kills = exits.oom_kills(p.oom_counter)
         self._save(p)
         self._watch(p.pid)
-        where = f"pid {p.pid}, port {p.port}"
+        where = f"pid {p.pid}, port {p.port}" + (", forked by the spawner" if p.forked else "")
         if p.restarts:
             self._event(p, f"restarted ({where}; restart {p.restarts}, after it {why})")
         else:
@@ -447,46 +445,26 @@ class LocalBackend:
             time.sleep(0.01)
         return ended
 
-    def _log_files(self, deployment_id: int, replica: str | None, *, gone: bool = False) -> list[Path]:
-        """The log files of the deployment's replicas (or of ``replica``); of replicas that are gone
-        only with ``gone``."""
-        directory = self._dir(deployment_id)
+    def _kept(self, deployment_id: int) -> set[str]:
         with self._lock:
-            kept = {name for d, name in self._procs if d == deployment_id}
-        if replica is not None:
-            path = directory / f"{replica}.log"
-            if not _REPLICA_NAME.match(replica) or not path.is_file() or not (gone or replica in kept):
-                known = sorted(p.stem for p in directory.glob("*.log") if gone or p.stem in kept)
-                hint = "" if gone else " (replicas that are gone: add all=true)"
-                raise NotFound(
-                    f"replica: no replica named {replica!r} has logs; replicas with logs: {known}{hint}."
-                )
-            return [path]
-        return sorted((p for p in directory.glob("*.log") if gone or p.stem in kept), key=_mtime)
+            return {name for d, name in self._procs if d == deployment_id}
+
+    def _log_files(self, deployment_id: int, replica: str | None, *, gone: bool = False) -> list[Path]:
+        return log_files.replica_logs(self._dir(deployment_id), self._kept(deployment_id), replica, gone=gone)
 
     def _read_new(
         self, deployment_id: int, replica: str | None, offsets: dict[Path, int], gone: bool
     ) -> list[LogLine]:
-        out: list[LogLine] = []
         files: list[Path] = []
         if self._dir(deployment_id).is_dir():
             with contextlib.suppress(NotFound):  # a replica followed by name that is gone now
                 files = self._log_files(deployment_id, replica, gone=gone)
         # a replica that went while being followed: its last lines (why it went) still come
         files += [path for path in offsets if path not in files]
-        for path in files:
-            lines, offsets[path] = log_files.read_from(path, offsets.get(path, 0))
-            out.extend(LogLine(path.stem, line) for line in lines)
-        return out
+        return [LogLine(path.stem, line) for path, line in log_files.read_new(files, offsets)]
 
     def _prune_logs(self, deployment_id: int) -> None:
-        """Keep the logs of the latest ``LOGS_KEPT`` replicas that are gone (and of all running ones)."""
-        with self._lock:
-            running = {name for d, name in self._procs if d == deployment_id}
-        gone = [p for p in self._log_files(deployment_id, None, gone=True) if p.stem not in running]
-        for path in gone[: max(0, len(gone) - LOGS_KEPT)]:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".log.1").unlink(missing_ok=True)
+        log_files.prune(self._dir(deployment_id), self._kept(deployment_id), keep=LOGS_KEPT)
 
 
 def _error_line(printed: list[str]) -> str:
@@ -504,10 +482,3 @@ def _code(code: int | None) -> str:
 
 def _inherited_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV)}
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0

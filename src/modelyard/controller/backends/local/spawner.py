@@ -1,4 +1,4 @@
-"""The backend's side of the replica spawner (``modelyard.serving.spawner``): a warm process, started
+"""The backend's side of the replica spawner (``modelyard.cli.spawner``): a warm process, started
 once per backend, that forks replicas with the serving runtime and the common model libraries already
 imported, so that a replica starts in a fraction of its cold start.
 
@@ -31,7 +31,7 @@ class SpawnerClient:
         self.env = env
         ours, theirs = socket.socketpair()
         self._sock = ours
-        argv = [python, "-m", "modelyard.serving.spawner", "--fd", "3"]
+        argv = [python, "-m", "modelyard.cli.spawner", "--fd", "3"]
         try:
             self.pid: int | None = os.posix_spawn(
                 python,
@@ -66,7 +66,14 @@ class SpawnerClient:
         return self._ready.is_set() and not self._gone.is_set()
 
     def wait_ready(self, timeout: float) -> bool:
-        self._ready.wait(timeout)
+        """Whether the spawner is ready, waiting up to ``timeout`` (less if it exits meanwhile)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._ready.is_set() and not self._gone.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
         return self.ready
 
     def spawn(self, argv: list[str], log_path: Path) -> int | None:
@@ -152,4 +159,4 @@ class SpawnerClient:
                 self._gone.set()
                 self._changed.notify_all()
             if not self._ready.is_set():
-                log.warning("the replica spawner exited before it was ready; replicas start without it")
+                log.info("the replica spawner exited before it was ready; replicas start without it")

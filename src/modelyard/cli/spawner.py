@@ -1,4 +1,4 @@
-"""A warm process that forks replicas: ``python -m modelyard.serving.spawner --fd N``.
+"""A warm process that forks replicas: ``python -m modelyard.cli.spawner --fd N``.
 
 A replica's cold start is mostly imports (numpy, pandas, scikit-learn: 1-2 s on an idle core, several
 times that on a busy machine). The local backend keeps one spawner per server: it imports the serving
@@ -32,7 +32,8 @@ import sys
 import threading
 from typing import Any
 
-PRELOAD = ("pandas", "sklearn.base", "sklearn.linear_model", "skops.io")
+# not skops.io: it imports most of scikit-learn (200 MB more, for MLflow 3's default format only)
+PRELOAD = ("pandas", "sklearn.base", "sklearn.linear_model")
 
 
 class Spawner:
@@ -136,7 +137,7 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m modelyard.serving.spawner", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m modelyard.cli.spawner", description=__doc__)
     p.add_argument("--fd", type=int, required=True, help="the socket to the backend")
     args = p.parse_args()
     sock = socket.socket(fileno=args.fd)
@@ -145,7 +146,11 @@ def main() -> None:
         from modelyard.serving.proctitle import set_title
 
         set_title("modelyard replica spawner", "modelyard-spawn")
-    preload()
+    try:
+        preload()
+    except ImportError as exc:  # the replicas cannot start here either: they will say why, one line each
+        print(f"modelyard replica spawner: not used here: {exc}", file=sys.stderr, flush=True)
+        return
     Spawner(sock).serve()
 
 
