@@ -51,7 +51,10 @@ def test_exits_in_words() -> None:
     assert describe(3) == "exited with code 3"
     assert describe(0) == "exited with code 0"
     assert describe(-11) == "was killed by SIGSEGV"
-    assert describe(None) == "exited (its exit code is unknown: an earlier server started it)"
+    assert (
+        describe(None)
+        == "exited (its exit code is unknown to this server: it did not start the process itself)"
+    )
     outside = "was killed by SIGKILL from outside modelyard (kill -9, or the out-of-memory killer)"
     assert describe(-9) == outside
     assert describe(-9, oom_before=4, oom_after=4) == outside

@@ -141,7 +141,7 @@ def describe(code: int | None, *, oom_before: int | None = None, oom_after: int 
     """An exit status in words: ``exited with code 3``, ``was killed by SIGSEGV``; a SIGKILL is put
     down to the out-of-memory killer when its counter rose meanwhile."""
     if code is None:
-        return "exited (its exit code is unknown: an earlier server started it)"
+        return "exited (its exit code is unknown to this server: it did not start the process itself)"
     if code >= 0:
         return f"exited with code {code}"
     try:

@@ -54,6 +54,7 @@ class SpawnerClient:
         self._ids = itertools.count(1)
         self._answers: dict[int, dict[str, object]] = {}
         self._exits: dict[int, int] = {}
+        self._abandoned: set[int] = set()  # requests given up on: their replicas must not run
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name="modelyard-spawner", daemon=True)
         if self.pid is None:
@@ -92,6 +93,8 @@ class SpawnerClient:
             while request_id not in self._answers and not self._gone.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    # the backend starts the replica itself; a fork that comes later is killed
+                    self._abandoned.add(request_id)
                     log.warning("the replica spawner did not answer within %g s", ANSWER_S)
                     return None
                 self._changed.wait(left)
@@ -149,6 +152,9 @@ class SpawnerClient:
                             self._exits[int(message["exit"])] = int(message["code"])
                             if len(self._exits) > 10_000:  # nobody asked for those: forget the oldest
                                 self._exits.pop(next(iter(self._exits)))
+                        elif "id" in message and message["id"] in self._abandoned:
+                            self._abandoned.discard(message["id"])
+                            _kill(message.get("pid"))
                         elif "id" in message:
                             self._answers[int(message["id"])] = message
                         self._changed.notify_all()
@@ -160,3 +166,12 @@ class SpawnerClient:
                 self._changed.notify_all()
             if not self._ready.is_set():
                 log.info("the replica spawner exited before it was ready; replicas start without it")
+
+
+def _kill(pid: object) -> None:
+    """Kill a replica that was forked after the backend gave up waiting for it (and its session)."""
+    if isinstance(pid, int) and pid > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
