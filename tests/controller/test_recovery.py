@@ -148,3 +148,16 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_without_the_spawner_replicas_start_afresh(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller]
+) -> None:
+    services, admin = cluster()
+    services.settings = services.settings.model_copy(update={"replica_spawner": False})
+    controller = controllers(services)
+    wait_for(lambda: controller.leading, "the controller to lead")
+    assert isinstance(controller.backend, LocalBackend) and controller.backend.spawner is None
+    services.deployments.create(admin, "iris", spec())
+    [replica] = ready(wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed"))
+    assert _parent(replica["pid"]) == os.getpid()  # posix_spawn from this process

@@ -76,7 +76,9 @@ class Controller:
         self.services = services
         self.timing = timing
         root = services.settings.data_dir / "deployments"
-        self.backend: Backend = backend or LocalBackend(root, liveness=timing.liveness)
+        self.backend: Backend = backend or LocalBackend(
+            root, liveness=timing.liveness, spawner=services.settings.replica_spawner
+        )
         self.cache = ModelCache(root / "cache", keep_s=timing.cache_keep_s)
         self._pruned_at = time.monotonic()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
