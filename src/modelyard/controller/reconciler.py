@@ -251,7 +251,7 @@ class Controller:
         now = self.backend.replicas(deployment_id)
         if any(r.state is ReplicaState.STARTING for r in now):
             self._starting = True
-        self._report(desired, spec, now, failure="\n".join(failures))
+        self._report(desired, spec, now, failure="; ".join(failures))
         return bool(starts or drains)
 
     def _replica_spec(self, deployment_id: int, desired: dict[str, Any], p: PredictorSpec) -> ReplicaSpec:
