@@ -12,9 +12,14 @@
    (``/deployment/gbc/invocations``) and directly to its replica, with wrk (2 threads, ``--connections``
    connections), ``--rounds`` interleaved rounds, alternating which goes first; prints the medians and
    their ratio (target: the gateway keeps at least 85%), with the machine's load average.
+5. Recovery under load (``recovery.py``): scale 1 -> 2, ``kill -9`` of one of 2 replicas, and an update
+   of 2 replicas to another version, each with ``--rate`` predictions a second through the gateway;
+   prints where the time went and the failed requests (targets: back to full capacity within 3 s of a
+   kill, an update done within 8 s, no failed request).
 
-    .venv/bin/python bench/deploy/bench.py                      # about a minute
+    .venv/bin/python bench/deploy/bench.py                      # about two minutes
     .venv/bin/python bench/deploy/bench.py --rounds 5 --seconds 10
+    .venv/bin/python bench/deploy/bench.py --only recovery --rate 200
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import recovery
 
 PYTHON = sys.executable
 
@@ -237,28 +243,35 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=int, default=5)
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--rate", type=float, default=200.0, help="recovery: predictions a second under load")
+    p.add_argument("--only", choices=("deploy", "recovery"), help="run only one part (default: both)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (server log)")
     args = p.parse_args()
-    if shutil.which("wrk") is None:
+    if args.only != "recovery" and shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="modelyard-bench-deploy-"))
     try:
         print(f"load average before: {load()}  ({os.cpu_count()} CPUs)")
-        models = train(work)
+        models = train(work) if args.only != "recovery" else {}
+        rates: dict[str, list[float]] = {}
         with (
             server(work) as (url, headers, server_pid),
             httpx.Client(base_url=url, headers=headers, timeout=30) as api,
         ):
             try:
-                rates = measure(api, url, server_pid, models, args, work)
+                if models:
+                    rates = measure(api, url, server_pid, models, args, work)
+                if args.only != "deploy":
+                    recovery.run(api, url, headers, work, args.rate)
             finally:
-                remove(api, list(models))
-        direct, gateway = statistics.median(rates["direct"]), statistics.median(rates["gateway"])
-        print(
-            f"gbc 1-row /invocations, wrk -t2 -c{args.connections}, {args.rounds} x {args.seconds} s: "
-            f"direct {direct:.0f} req/s, gateway {gateway:.0f} req/s, ratio {gateway / direct:.3f} "
-            f"(cost {100 * (1 - gateway / direct):.1f}%)"
-        )
+                remove(api, [*models, recovery.NAME])
+        if rates:
+            direct, gateway = statistics.median(rates["direct"]), statistics.median(rates["gateway"])
+            print(
+                f"gbc 1-row /invocations, wrk -t2 -c{args.connections}, {args.rounds} x {args.seconds} s: "
+                f"direct {direct:.0f} req/s, gateway {gateway:.0f} req/s, ratio {gateway / direct:.3f} "
+                f"(cost {100 * (1 - gateway / direct):.1f}%)"
+            )
         print(f"load average after: {load()}")
     finally:
         if args.keep:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Run the deployment controller in this server (with several servers on one database, one of them
     # reconciles at a time: a lease in the database decides).
     controller: bool = True
+    # The local backend forks replicas from a process that has imported the serving runtime, pandas and
+    # scikit-learn once (about 190 MB); off: every replica starts afresh and pays for its imports.
+    replica_spawner: bool = True
     # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
     # next server adopts them).
     stop_replicas_on_exit: bool = False

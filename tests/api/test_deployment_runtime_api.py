@@ -51,18 +51,20 @@ def test_client_tokens_are_shown_once_and_revoked(http: TestClient, team: Team) 
 # ---- logs ------------------------------------------------------------------------------------------
 class FakeBackend:
     def __init__(self) -> None:
-        self.calls: list[tuple[int, str | None, int]] = []
+        self.calls: list[tuple[int, str | None, int, bool]] = []
 
-    def logs(self, deployment_id: int, *, replica: str | None = None, tail: int = 100) -> list[LogLine]:
-        self.calls.append((deployment_id, replica, tail))
+    def logs(
+        self, deployment_id: int, *, replica: str | None = None, tail: int = 100, gone: bool = False
+    ) -> list[LogLine]:
+        self.calls.append((deployment_id, replica, tail, gone))
         return [LogLine("iris-staging-main-0", "loading model"), LogLine("iris-staging-main-0", "ready")][
             -tail:
         ]
 
     async def follow(
-        self, deployment_id: int, *, replica: str | None = None, tail: int = 10
+        self, deployment_id: int, *, replica: str | None = None, tail: int = 10, gone: bool = False
     ) -> AsyncIterator[LogLine]:
-        self.calls.append((deployment_id, replica, tail))
+        self.calls.append((deployment_id, replica, tail, gone))
         for line in ("loading model", "ready"):
             yield LogLine("iris-staging-main-0", line)
 
@@ -88,11 +90,25 @@ def test_logs_tail_and_follow(http: TestClient, services: Services, team: Team) 
             f"{BASE}/{d['id']}/logs", params={"replica": "iris-staging-main-0"}, headers=team.viewer.headers
         )
     )
-    assert backend.calls == [(d["id"], None, 1), (d["id"], "iris-staging-main-0", 100)]
+    assert backend.calls == [(d["id"], None, 1, False), (d["id"], "iris-staging-main-0", 100, False)]
     refused(
         http.get(f"{BASE}/iris-staging/logs", params={"replica": "x-0"}, headers=team.viewer.headers),
         404,
-        "replica: deployment 'iris-staging' has no replica 'x-0'; its replicas: iris-staging-main-0.",
+        "replica: deployment 'iris-staging' has no replica 'x-0'; its replicas: iris-staging-main-0 "
+        "(replicas that are gone: add all=true).",
+    )
+    # all=true: replicas that are gone too (the backend looks among the log files for one by name)
+    ok(http.get(f"{BASE}/iris-staging/logs", params={"all": "true"}, headers=team.viewer.headers))
+    ok(
+        http.get(
+            f"{BASE}/iris-staging/logs", params={"all": "1", "replica": "x-0"}, headers=team.viewer.headers
+        )
+    )
+    assert backend.calls[-2:] == [(d["id"], None, 100, True), (d["id"], "x-0", 100, True)]
+    refused(
+        http.get(f"{BASE}/iris-staging/logs", params={"all": "yes"}, headers=team.viewer.headers),
+        400,
+        "all: expected true or false, got 'yes'.",
     )
     refused(http.get(f"{BASE}/iris-staging/logs", headers=team.outsider.headers), 404, "does not exist")
 
@@ -100,6 +116,6 @@ def test_logs_tail_and_follow(http: TestClient, services: Services, team: Team) 
     assert followed.status_code == 200
     assert followed.headers["content-type"] == "text/plain; charset=utf-8"
     assert followed.text == "[iris-staging-main-0] loading model\n[iris-staging-main-0] ready\n"
-    assert backend.calls[-1] == (d["id"], None, 10)
+    assert backend.calls[-1] == (d["id"], None, 10, False)
     shown = ok(http.get(f"{BASE}/iris-staging", headers=team.viewer.headers))["status"]
     assert (shown["phase"], shown["available_replicas"], shown["observed_generation"]) == ("Deployed", 1, 1)

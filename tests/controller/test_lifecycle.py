@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,6 +20,7 @@ from modelyard.controller.backends.local.backend import Liveness
 from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
+from modelyard.serving.output import STAMP, unstamped
 from tests.controller.conftest import FAST, predict, ready, replica_pids, settled, spec, status, wait_for
 
 
@@ -33,10 +35,14 @@ def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Calla
     assert predict(replica["url"]) == {"predictions": [0, 2]}
     assert replica_pids(data_dir) == {replica["pid"]}
     assert (s["replicas"], s["available_replicas"]) == (1, 1)
+    # `ps` says what it is (setproctitle is installed with the test dependencies)
+    cmdline = Path(f"/proc/{replica['pid']}/cmdline").read_bytes().rstrip(b"\0").decode()
+    assert cmdline == f"modelyard serve-model iris/{replica['name']}"
+    assert Path(f"/proc/{replica['pid']}/comm").read_text().strip() == f"iris/{replica['name']}"[:15]
 
     # the replica's output is in its log: the API and `modelyard logs` read it through the backend
     lines = controller.backend.logs(created["id"])
-    assert any("ready" in line.line and line.replica == replica["name"] for line in lines)
+    assert any("serving model" in line.line and line.replica == replica["name"] for line in lines)
     with pytest.raises(NotFound):
         controller.backend.logs(created["id"], replica="main-nope")
 
@@ -45,6 +51,7 @@ def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Calla
         lambda: (x := settled(services, admin, "iris", "Deployed")) and len(ready(x)) == 3 and x, "3 ready"
     )
     pids = {r["pid"] for r in ready(s)}
+    names = {r["name"] for r in ready(s)}
     assert len(pids) == 3 and replica["pid"] in pids
     assert replica_pids(data_dir) == pids
     for r in ready(s):
@@ -57,6 +64,24 @@ def test_deploy_scale_stop_start(cluster: Callable[..., Any], controllers: Calla
     )
     [kept] = ready(s)
     wait_for(lambda: replica_pids(data_dir) == {kept["pid"]}, "the two others to exit")
+
+    # replicas that are gone are left out of the logs, unless asked for; their logs end with why
+    def shown(**kwargs: Any) -> set[str]:
+        return {line.replica for line in controller.backend.logs(created["id"], **kwargs)}
+
+    wait_for(lambda: shown() == {kept["name"]}, "the logs of the drained replicas to be left out")
+    assert shown(gone=True) == names
+    for name in names - {kept["name"]}:
+        with pytest.raises(NotFound, match=r"add all=true"):
+            controller.backend.logs(created["id"], replica=name)
+        lines = controller.backend.logs(created["id"], replica=name, gone=True)
+        assert all(STAMP.match(line.line) for line in lines)
+        events = [unstamped(line.line) for line in lines if "[modelyard controller]" in line.line]
+        assert events[-2:] == [
+            "[modelyard controller] draining (scaled down to 1 replica(s)): sent SIGTERM; requests in "
+            "flight have 30 s to finish",
+            "[modelyard controller] exited after draining",
+        ], events
 
     services.deployments.stop(admin, "iris")
     s = wait_for(lambda: settled(services, admin, "iris", "Stopped"), "Stopped")
@@ -83,7 +108,7 @@ def test_killed_replica_is_replaced(
         with anyio.fail_after(60):
             async for item in controller.backend.follow(created["id"], tail=1):
                 followed.append(item)
-                if "ready" in item.line and f"pid {first['pid']}" not in item.line:
+                if "serving model" in item.line and f"pid {first['pid']}" not in item.line:
                     return
 
     follower = threading.Thread(target=anyio.run, args=(follow_until_ready_again,))
@@ -97,9 +122,20 @@ def test_killed_replica_is_replaced(
     assert replica_pids(services.settings.data_dir) == {again["pid"]}
     follower.join(timeout=60)
     # following the log showed the new process's lines as they were printed
-    assert f"pid {first['pid']}" in followed[0].line
     assert followed[-1].replica == first["name"]
     assert f"pid {again['pid']}" in followed[-1].line
+    # and what happened in between, each line with its time: the exit and why, the restart (at once:
+    # the first exit has no back-off), the new process ready
+    lines = [item.line for item in controller.backend.logs(created["id"], replica=first["name"])]
+    assert all(STAMP.match(line) for line in lines), lines
+    events = [unstamped(line) for line in lines if "[modelyard controller]" in line]
+    killed = "was killed by SIGKILL from outside modelyard (kill -9, or the out-of-memory killer)"
+    assert events[0].startswith(f"[modelyard controller] started (pid {first['pid']}, port "), events
+    assert events[1].startswith("[modelyard controller] ready: answered its readiness probe"), events
+    assert events[2] == f"[modelyard controller] {killed}; restarting now", events
+    assert events[3].startswith(f"[modelyard controller] restarted (pid {again['pid']}, port "), events
+    assert events[3].endswith(f"; restart 1, after it {killed})"), events
+    assert events[4].startswith("[modelyard controller] ready: answered its readiness probe"), events
 
 
 def test_model_that_cannot_load_fails_with_the_loader_error(
@@ -142,7 +178,7 @@ def test_delete_while_updating_leaves_no_process(
 
     wait_for(new_replica_running, "the update to start a new replica")
     seen |= replica_pids(data_dir)
-    assert len(seen) == 3
+    assert len(seen) >= 3  # the 2 old ones and 1 or 2 new ones (the second starts once the first is ready)
     services.deployments.delete(admin, "iris")
 
     wait_for(lambda: not replica_pids(data_dir), "every replica process to exit")
@@ -182,7 +218,9 @@ def test_hung_replica_is_killed_and_restarted(
         "stopped answering: 2 liveness probes in a row (GET /v2/health/live every 0.2 s) "
         "got no answer within 0.3 s; it was killed"
     )
-    logged = [line.line for line in controller.backend.logs(created["id"], replica=first["name"])]
+    logged = [unstamped(line.line) for line in controller.backend.logs(created["id"], replica=first["name"])]
+    probe = "GET /v2/health/live got no answer within 0.3 s"
+    assert f"[modelyard controller] liveness probe failed (1 of 2): {probe}" in logged
     assert f"[modelyard controller] {reason}" in logged
     assert any(reason in record.getMessage() for record in caplog.records)
 

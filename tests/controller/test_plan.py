@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.controller.plan import plan
+from modelyard.controller.plan import max_surge, plan
 from modelyard.domain.deployments import Replica, ReplicaState
 
 READY, STARTING, CRASHED, FAILED = (
@@ -35,14 +35,30 @@ def test_one_replica_update_surges_then_drains_the_old_one_only_when_the_new_one
     assert (done.start, names(done.drain)) == (0, ["a"])
 
 
-def test_three_replica_update_keeps_at_most_one_extra_and_three_ready() -> None:
+def test_a_small_deployment_starts_all_its_new_replicas_at_once_and_drains_each_old_one_for_a_ready_new_one() -> (
+    None
+):
     olds = [r(f"o{i}", "old", READY, started_at=i) for i in range(3)]
-    assert plan(3, "new", olds).start == 1
-    step = plan(3, "new", [*olds, r("n0", "new", READY)])
-    # the oldest goes first, and its place is taken at once (a draining replica counts for nothing)
-    assert (step.start, names(step.drain)) == (1, ["o0"])
-    step = plan(3, "new", [*olds[1:], r("n0", "new", READY), r("n1", "new", STARTING)])
+    assert plan(3, "new", olds).start == 3
+    starting = [r(f"n{i}", "new", STARTING) for i in range(3)]
+    assert plan(3, "new", [*olds, *starting]) == plan(3, "new", [*olds, *starting[1:], starting[0]])
+    step = plan(3, "new", [*olds, *starting])
     assert (step.start, step.drain) == (0, [])
+    # the oldest goes first, once a new one is ready to take its place
+    step = plan(3, "new", [*olds, r("n0", "new", READY), *starting[1:]])
+    assert (step.start, names(step.drain)) == (0, ["o0"])
+    step = plan(3, "new", [*olds[1:], r("n0", "new", READY), r("n1", "new", READY), starting[2]])
+    assert (step.start, names(step.drain)) == (0, ["o1"])
+
+
+def test_a_large_deployment_surges_by_a_quarter_and_keeps_as_many_ready() -> None:
+    assert [max_surge(n) for n in (1, 2, 3, 4, 5, 8, 16, 20, 64)] == [1, 2, 3, 4, 4, 4, 4, 5, 16]
+    olds = [r(f"o{i}", "old", READY, started_at=i) for i in range(20)]
+    assert plan(20, "new", olds).start == 5
+    news = [r(f"n{i}", "new", READY if i < 2 else STARTING) for i in range(5)]
+    step = plan(20, "new", [*olds, *news])
+    # two of the five new ones are ready: two old ones go, and two more new ones start in their place
+    assert (step.start, names(step.drain)) == (2, ["o0", "o1"])
 
 
 def test_old_replicas_that_do_not_serve_go_at_once() -> None:

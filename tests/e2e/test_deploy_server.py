@@ -28,6 +28,7 @@ import pytest
 
 from modelyard.client import Client
 from modelyard.models import log_model
+from modelyard.serving.output import STAMP, unstamped
 from tests.models.trained import Iris, iris  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(300)
@@ -113,10 +114,13 @@ class Platform:
         self.pids.update(pids)
         return pids
 
+    def replica_names(self, name: str) -> list[str]:
+        return [r["name"] for r in self.client.deployments.get(name)["status"]["replicas_detail"]]
+
 
 @pytest.fixture
 def platform(tmp_path: Path, settings: Any) -> Iterator[Platform]:
-    env = {**os.environ, "MODELYARD_CONFIG": str(tmp_path / "config.json"), "MODELYARD_LOG_LEVEL": "warning"}
+    env = {**os.environ, "MODELYARD_CONFIG": str(tmp_path / "config.json"), "MODELYARD_LOG_LEVEL": "info"}
     env["MODELYARD_STOP_REPLICAS_ON_EXIT"] = "true"
     server = Server(tmp_path / "data", settings.database_url, env)
     server.data_dir.mkdir()
@@ -251,6 +255,40 @@ def test_deployment_lifecycle_on_real_processes(platform: Platform, iris: Iris) 
     )
     assert shown.returncode == 0, shown.stderr
     assert "iris-prod" in shown.stdout and "Deployed" in shown.stdout
+
+    # logs a person can use: a request the replica refuses is in its log, with the reason
+    bad = httpx.post(f"{base}/invocations", json={"inputs": [[1.0, 2.0]]}, timeout=10)
+    assert bad.status_code == 400, bad.text
+    reason = bad.json()["message"]
+
+    def logs(*flags: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "modelyard.cli.entry", "logs", "iris-prod", *flags],
+            check=False,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    [current] = platform.replica_names("iris-prod")
+    lines = logs("--tail", "1000")
+    assert lines and all(line.startswith(f"[{current}] ") for line in lines), lines
+    assert all(STAMP.match(line.split("] ", 1)[1]) for line in lines), lines
+    texts = [unstamped(line.split("] ", 1)[1]) for line in lines]
+    assert f"WARNING modelyard.serving: POST /invocations -> 400: {reason}" in texts
+    assert any(t.startswith("[modelyard controller] ready: answered its readiness probe") for t in texts)
+    # --all adds the replicas that are gone: scaled down, replaced by the update, stopped
+    gone = {line.split("] ", 1)[0][1:] for line in logs("--all", "--tail", "1000")} - {current}
+    assert len(gone) >= 4, gone
+    # and the server's own log says what the controller did
+    told = (server.data_dir / "server.log").read_text()
+    assert "INFO modelyard.controller: deployment 'iris-prod' (generation 1): starting 1 replica(s)" in told
+    assert "deployment 'iris-prod' (generation 1): Deploying -> Deployed: Deployed: 1 of 1" in told
+    assert f"INFO modelyard.controller: replica iris-prod/{current}: started (pid " in told
+    assert "(replaced: the spec changed (generation 4)): sent SIGTERM" in told
 
     # delete: every replica process is gone
     last = platform.replica_pids("iris-prod")

@@ -88,6 +88,27 @@ def test_a_missing_flavor_library_names_the_extra(tmp_path: Path, monkeypatch: p
     assert runtime.phase == "failed" and "modelyard[lightgbm]" in (runtime.error or "")
 
 
+def test_a_library_whose_own_dependency_is_missing_names_the_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "MLmodel").write_text("flavors:\n  lightgbm:\n    data: model.lgb\n")
+    fake = tmp_path / "site" / "lightgbm"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import narwhals_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "lightgbm", raising=False)
+    runtime = ModelRuntime(tmp_path / "m", name="m")
+    with pytest.raises(MissingFlavorLibrary) as failed:
+        runtime.load()
+    assert failed.value.message == (
+        "loading a model with the 'lightgbm' flavor needs lightgbm, which cannot be imported here: lightgbm "
+        "needs the Python package 'narwhals_that_is_not_installed', which is not installed in the Python "
+        f"environment of {sys.executable}; install it with: {sys.executable} -m pip install "
+        "narwhals_that_is_not_installed"
+    )
+
+
 def _value(text: str, series: str) -> float:
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0

@@ -1,4 +1,6 @@
-"""``modelyard logs NAME``: what a deployment's replicas print (stdout and stderr), or follow it live."""
+"""``modelyard logs NAME``: what a deployment's replicas print (stdout and stderr, timestamped, with the
+controller's lines about each replica among them), or follow it live; replicas that are gone only with
+``--all``."""
 
 from __future__ import annotations
 
@@ -20,11 +22,16 @@ def logs(
         max=10_000,
         help="Lines per replica to start with (default 100; 10 with --follow).",
     ),
+    all_replicas: bool = typer.Option(
+        False, "--all", help="Also replicas that are gone (replaced, scaled down, failed)."
+    ),
 ) -> None:
     """Print the logs of a deployment's replicas, each line prefixed with its replica."""
     with output.reporting_errors(), output.connect(ctx) as client:
         if not follow:
-            lines = client.deployments.logs(name, replica=replica, tail=100 if tail is None else tail)
+            lines = client.deployments.logs(
+                name, replica=replica, tail=100 if tail is None else tail, all_replicas=all_replicas
+            )
             out = output.console()
             for item in lines:
                 out.print(f"[dim]\\[{escape(item['replica'])}][/dim] {escape(item['line'])}", soft_wrap=True)
@@ -32,7 +39,7 @@ def logs(
         out = output.console()
         try:
             for line in client.deployments.follow_logs(
-                name, replica=replica, tail=10 if tail is None else tail
+                name, replica=replica, tail=10 if tail is None else tail, all_replicas=all_replicas
             ):
                 out.print(escape(line), soft_wrap=True)
         except KeyboardInterrupt:

@@ -10,14 +10,20 @@ modelyard.cli.serve_model --model-uri ...`` is the same command, without the res
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from modelyard.serving.output import stamp_lines
+from modelyard.serving.packages import missing
+from modelyard.serving.proctitle import set_title
 
 PREDICT_MODES = ("auto", "inline", "thread")
 SELDON_METHODS = ("predict", "predict_proba")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 HTTP_SERVERS = ("modelyard", "uvicorn")
 LOOPS = ("asyncio", "uvloop")
+EXIT_LOAD = 3  # as serving.server's: the model cannot be served here
 SUMMARY = "Serve one model over Seldon v1, Open Inference Protocol V2 and MLflow scoring, with /metrics."
 
 
@@ -83,6 +89,17 @@ def parser() -> argparse.ArgumentParser:
     add("--access-log", action="store_true", help="Log every request (slower).")
     add("--http", choices=HTTP_SERVERS, default="modelyard", help="HTTP server (modelyard's is the fastest).")
     add("--loop", choices=LOOPS, default="asyncio", help="Event loop (asyncio's is the fairest under load).")
+    add(
+        "--replica",
+        metavar="DEPLOYMENT/REPLICA",
+        help="Which deployment replica this is: the process title becomes 'modelyard serve-model "
+        "DEPLOYMENT/REPLICA' (what the controller passes).",
+    )
+    add(
+        "--log-timestamps",
+        action="store_true",
+        help="Start every line printed with the time (UTC), as the controller's replica logs are.",
+    )
     return p
 
 
@@ -90,9 +107,19 @@ def main(args: list[str] | None = None) -> None:
     """Parse ``args`` (default: the command line), serve until SIGTERM, exit with serve's code."""
     command = parser()
     options = command.parse_args(args)
-    # Deferred: the runtime (numpy, the flavor loaders) is for this command only.
-    from modelyard.serving.runtime import RuntimeOptions
-    from modelyard.serving.server import ServeOptions, serve, uvloop_installed
+    if options.log_timestamps:
+        stamp_lines()
+    if options.replica:
+        set_title(f"modelyard serve-model {options.replica}", options.replica)
+    try:
+        # Deferred: the runtime (numpy, the flavor loaders) is for this command only.
+        from modelyard.serving.runtime import RuntimeOptions
+        from modelyard.serving.server import ServeOptions, serve, uvloop_installed
+    except ModuleNotFoundError as exc:  # a fresh install without the serve extra: one line, no traceback
+        if exc.name is None:
+            raise
+        print(f"error: {missing(exc.name, what='modelyard serve-model')}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_LOAD) from None
 
     if options.loop == "uvloop" and not uvloop_installed():
         command.error(
@@ -123,6 +150,7 @@ def main(args: list[str] | None = None) -> None:
                 access_log=options.access_log,
                 http=options.http,
                 loop=options.loop,
+                log_timestamps=options.log_timestamps,
             )
         )
     )

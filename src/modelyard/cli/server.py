@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from modelyard import userconfig
 from modelyard.api.app import create_app
+from modelyard.logconfig import server_log_config
 from modelyard.services.container import bootstrap_admin, prepare_storage
 from modelyard.settings import DEFAULT_PORT, Settings
 
@@ -85,6 +86,7 @@ def server(
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        "log_config": server_log_config(settings.log_level),  # the controller's lines too
         "access_log": settings.access_log,
     }
     settings = settings.model_copy(update={"migrate_on_start": False})

@@ -186,18 +186,27 @@ class Deployments:
         return dict(_result(self._http.call("DELETE", f"{BASE}/{_key(name)}/tokens/{int(token_id)}")))
 
     # -- logs -----------------------------------------------------------------------------------------
-    def logs(self, name: str, *, replica: str | None = None, tail: int = 100) -> Items:
-        """The last ``tail`` lines of each replica (or of ``replica``): ``[{"replica", "line"}]``."""
+    def logs(
+        self, name: str, *, replica: str | None = None, tail: int = 100, all_replicas: bool = False
+    ) -> Items:
+        """The last ``tail`` lines of each replica (or of ``replica``): ``[{"replica", "line"}]``;
+        replicas that are gone only with ``all_replicas``."""
         params: dict[str, str | int] = {"tail": tail}
         if replica is not None:
             params["replica"] = replica
+        if all_replicas:
+            params["all"] = "true"
         return list(_result(self._http.get(f"{BASE}/{_key(name)}/logs", params))["lines"])
 
-    def follow_logs(self, name: str, *, replica: str | None = None, tail: int = 10) -> Iterator[str]:
+    def follow_logs(
+        self, name: str, *, replica: str | None = None, tail: int = 10, all_replicas: bool = False
+    ) -> Iterator[str]:
         """``[replica] line`` for the last ``tail`` lines and then each new one, until closed."""
         params: dict[str, str | int] = {"tail": tail, "follow": "true"}
         if replica is not None:
             params["replica"] = replica
+        if all_replicas:
+            params["all"] = "true"
         with self._http.stream(f"{BASE}/{_key(name)}/logs", params) as response:
             for line in response.iter_lines():
                 if line:  # empty lines are the server's keep-alives

@@ -1,6 +1,7 @@
 """The reconcile loop: level-triggered, one worker per deployment, status reported every pass.
 
-A background thread wakes every ``tick_s`` (and at once when a deployment changes), checks the lease
+A background thread wakes every ``tick_s`` (and at once when a deployment changes or a replica's
+process exits, which the backend tells), checks the lease
 (only the leader acts), reads every deployment's desired state and hands each deployment to a worker
 pool — never more than one reconcile in flight per deployment, so a slow one (a large model to fetch,
 replicas that drain for seconds) holds up nobody else. A reconcile looks at what the backend runs,
@@ -9,6 +10,10 @@ is needed for correctness, so a new controller simply carries on from what it ob
 
 A replica that serves is first reported ``draining`` and only drained ``drain_grace_s`` later, once the
 gateway (which caches routes briefly) has stopped sending it requests.
+
+What the controller decides (starting replicas, phase changes) goes to the server's log at INFO
+(``modelyard.controller``), a deployment that fails at WARNING; what happens to each replica, the
+backend logs (and writes into the replica's own log).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ LEASE_NAME = "deployments"
 @dataclass(frozen=True, slots=True)
 class Timing:
     tick_s: float = 0.5
-    starting_tick_s: float = 0.1  # while a replica starts: notice it is ready without delay
+    starting_tick_s: float = 0.05  # while a replica starts: notice it is ready without delay
     lease_s: float = 10.0
     renew_s: float = 2.0
     drain_grace_s: float = 1.0  # longer than the gateway's route cache
@@ -71,7 +76,9 @@ class Controller:
         self.services = services
         self.timing = timing
         root = services.settings.data_dir / "deployments"
-        self.backend: Backend = backend or LocalBackend(root, liveness=timing.liveness)
+        self.backend: Backend = backend or LocalBackend(
+            root, liveness=timing.liveness, spawner=services.settings.replica_spawner
+        )
         self.cache = ModelCache(root / "cache", keep_s=timing.cache_keep_s)
         self._pruned_at = time.monotonic()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -88,6 +95,7 @@ class Controller:
         self._starting = False  # some replica was starting at the last pass
         self._stopping = threading.Event()
         self._busy: set[int] = set()
+        self._again: set[int] = set()  # busy when a pass was due: pass again once the worker is done
         self._busy_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(timing.workers, thread_name_prefix="modelyard-reconcile")
         self._thread = threading.Thread(target=self._run, name="modelyard-controller", daemon=True)
@@ -95,6 +103,7 @@ class Controller:
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         self.services.deployments.subscribe(self._wake.set)
+        self.backend.notify(self._wake.set)  # a replica that exits is restarted without waiting for a tick
         self._thread.start()
 
     def close(self, *, stop_replicas: bool | None = None) -> None:
@@ -119,8 +128,17 @@ class Controller:
                 self._tick()
             except Exception:
                 log.exception("controller pass failed; retrying")
-            self._wake.wait(self.timing.starting_tick_s if self._starting else self.timing.tick_s)
-            self._wake.clear()
+            self._sleep()
+
+    def _sleep(self) -> None:
+        """Until something wakes the controller, or its tick; only ``starting_tick_s`` while a replica
+        starts, so that it is seen ready at once. Workers find starting replicas after this thread
+        began to wait: it waits in slices of ``starting_tick_s`` and looks at ``_starting`` after each."""
+        deadline = time.monotonic() + self.timing.tick_s
+        while (left := deadline - time.monotonic()) > 0:
+            if self._wake.wait(min(left, self.timing.starting_tick_s)) or self._starting:
+                break
+        self._wake.clear()
 
     def _tick(self) -> None:
         leading = self.lease.hold()
@@ -137,6 +155,7 @@ class Controller:
         for deployment_id in sorted(set(desired) | self.backend.deployment_ids()):
             with self._busy_lock:
                 if deployment_id in self._busy:
+                    self._again.add(deployment_id)  # what woke us may be news to the pass in flight
                     continue
                 self._busy.add(deployment_id)
             self._pool.submit(self._reconcile_guarded, deployment_id, desired.get(deployment_id))
@@ -177,6 +196,10 @@ class Controller:
         finally:
             with self._busy_lock:
                 self._busy.discard(deployment_id)
+                again = deployment_id in self._again
+                self._again.discard(deployment_id)
+            if again:
+                self._wake.set()
 
     def reconcile(self, deployment_id: int, desired: dict[str, Any] | None) -> bool:
         """One pass over one deployment (``desired`` None: it was deleted); whether a step was taken."""
@@ -189,11 +212,11 @@ class Controller:
             self._report(desired, None, observed, failure=f"The stored spec is invalid: {exc.message}")
             return False
         starts: list[ReplicaSpec] = []
-        drains: list[Replica] = []
+        drains: list[tuple[Replica, str]] = []
         failures: list[str] = []
         live = [r for r in observed if r.state is not ReplicaState.DRAINING]
         if spec.stop:
-            drains = live
+            drains = [(r, "the deployment is stopped") for r in live]
         else:
             for p in spec.predictors:
                 mine = [r for r in live if r.predictor == p.name]
@@ -206,17 +229,29 @@ class Controller:
                     if r.template == template.template and self.backend.restart_due(deployment_id, r.name):
                         self.backend.restart(deployment_id, r.name)
                 step = plan(p.replicas, template.template, mine)
+                if step.start:
+                    log.info(
+                        "deployment '%s' (generation %s): starting %d replica(s) of predictor '%s' "
+                        "(%d wanted, %d kept)",
+                        desired["name"],
+                        desired["generation"],
+                        step.start,
+                        p.name,
+                        p.replicas,
+                        sum(1 for r in mine if r.template == template.template),
+                    )
                 starts += [template] * step.start
-                drains += step.drain
+                drains += [(r, _drain_reason(r, template.template, desired, p)) for r in step.drain]
             names = {p.name for p in spec.predictors}
-            drains += [r for r in live if r.predictor not in names]  # a predictor that was removed
+            # a predictor that was removed
+            drains += [(r, "its predictor was removed") for r in live if r.predictor not in names]
         for replica_spec in starts:
             self.backend.start(replica_spec)
         self._drain(desired, spec, deployment_id, drains)
         now = self.backend.replicas(deployment_id)
         if any(r.state is ReplicaState.STARTING for r in now):
             self._starting = True
-        self._report(desired, spec, now, failure="\n".join(failures))
+        self._report(desired, spec, now, failure="; ".join(failures))
         return bool(starts or drains)
 
     def _replica_spec(self, deployment_id: int, desired: dict[str, Any], p: PredictorSpec) -> ReplicaSpec:
@@ -242,12 +277,16 @@ class Controller:
         )
 
     def _drain(
-        self, desired: dict[str, Any], spec: DeploymentSpec, deployment_id: int, drains: list[Replica]
+        self,
+        desired: dict[str, Any],
+        spec: DeploymentSpec,
+        deployment_id: int,
+        drains: list[tuple[Replica, str]],
     ) -> None:
         """Drain replicas; those that serve are first reported ``draining`` so the gateway lets go."""
         if not drains:
             return
-        serving = {r.name for r in drains if r.state is ReplicaState.READY}
+        serving = {r.name for r, _ in drains if r.state is ReplicaState.READY}
         if serving:
             shown = [
                 replace(r, state=ReplicaState.DRAINING) if r.name in serving else r
@@ -256,14 +295,16 @@ class Controller:
             self._report(desired, spec, shown)
             if self._stopping.wait(self.timing.drain_grace_s):
                 return  # shutting down: the next controller decides again
-        for r in drains:
-            self.backend.drain(deployment_id, r.name)
+        for r, reason in drains:
+            self.backend.drain(deployment_id, r.name, reason=reason)
 
     def _remove(self, deployment_id: int, observed: list[Replica]) -> bool:
         """A deleted deployment: drain everything (its endpoint is gone already), then forget it."""
-        for r in observed:
-            if r.state is not ReplicaState.DRAINING:
-                self.backend.drain(deployment_id, r.name)
+        live = [r for r in observed if r.state is not ReplicaState.DRAINING]
+        if live:
+            log.info("deployment %s was deleted: draining its %d replica(s)", deployment_id, len(live))
+        for r in live:
+            self.backend.drain(deployment_id, r.name, reason="the deployment was deleted")
         if not self.backend.replicas(deployment_id):
             self.backend.forget(deployment_id)
             return False
@@ -292,12 +333,27 @@ class Controller:
         ):
             return  # nothing changed since the snapshot this pass started from
         self.services.deployments.report_status(desired["id"], generation, phase, message, replicas)
+        if desired.get("phase") != phase.value or (
+            phase is Phase.FAILED and desired.get("message") != message
+        ):
+            log.log(
+                logging.WARNING if phase is Phase.FAILED else logging.INFO,
+                "deployment '%s' (generation %s): %s -> %s: %s",
+                desired["name"],
+                generation,
+                desired.get("phase"),
+                phase.value,
+                message,
+            )
         # later reports of this pass compare with what was just written
         desired.update(
             phase=phase.value, message=message, replica_status=detail, observed_generation=generation
         )
 
     def _report_error(self, desired: dict[str, Any], exc: Exception) -> None:
+        log.warning(
+            "deployment '%s' fails: the controller could not apply its spec: %s", desired["name"], exc
+        )
         try:
             replicas = self.backend.replicas(desired["id"])
             message = f"The controller could not apply the spec: {type(exc).__name__}: {exc}"
@@ -306,3 +362,9 @@ class Controller:
             )
         except Exception:
             log.exception("reporting the failure of deployment %s failed too", desired["id"])
+
+
+def _drain_reason(r: Replica, template: str, desired: dict[str, Any], p: PredictorSpec) -> str:
+    if r.template != template:
+        return f"replaced: the spec changed (generation {desired['generation']})"
+    return f"scaled down to {p.replicas} replica(s)"

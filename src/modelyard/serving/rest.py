@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 
 from modelyard.serving.codecs import jsonio, seldon, v2
 from modelyard.serving.dataplane import DataPlane
+from modelyard.serving.error_log import ErrorLog
 from modelyard.serving.errors import (
     EndpointNotFound,
     InternalError,
@@ -92,6 +93,7 @@ class ServingApp:
         self.loaded = loaded
         self.load_failed = load_failed
         self.loader: threading.Thread | None = None
+        self.errors = ErrorLog(log)  # the requests answered with an error, rate-limited
         self._routes = self._route_table()
         # parsed /v2/models/... paths: a client sends the same few again and again
         self._v2_paths: dict[str, tuple[dict[str, Route], tuple[str, ...]]] = {}
@@ -200,6 +202,8 @@ class ServingApp:
         except ServingError as exc:
             protocol = protocol or _protocol_of(path)
             status, payload, media = exc.status, _error_body(protocol, exc), JSON
+            if endpoint != "health":
+                self.errors.record(method, path, status, exc.message)
         except Exception as exc:  # a bug of ours: answer 500, keep serving
             log.exception("unexpected error answering %s %s", method, path)
             protocol = protocol or _protocol_of(path)
@@ -287,6 +291,7 @@ class ServingApp:
 
     async def shutdown(self) -> None:
         """After the last request: stop the batcher and the predict threads."""
+        self.errors.close()
         await self.runtime.aclose()
 
     def _load_in_background(self) -> None:

@@ -41,6 +41,7 @@ from modelyard.serving.batching import AdaptiveBatcher
 from modelyard.serving.errors import ModelFailed, ModelNotReady, ModelRejectedInput, ServingError
 from modelyard.serving.flavors import FlavorRegistry, LoadedModel, default_registry, read_model_spec
 from modelyard.serving.metrics import Metrics
+from modelyard.serving.packages import missing
 from modelyard.serving.signature import InputEnforcer, Prepared
 from modelyard.serving.warmup import warmup_payload
 
@@ -295,6 +296,8 @@ class ModelRuntime:
             raise
         except (ValueError, TypeError) as exc:
             raise ModelRejectedInput(f"the model refused the input: {_describe(exc)}") from exc
+        except ModuleNotFoundError as exc:  # a library the model reaches for only when it predicts
+            raise ModelFailed(_describe(exc)) from exc
         except Exception as exc:  # the user's model may raise anything; the server stays up
             log.exception("model '%s' failed in %s", self.name, method)
             raise ModelFailed(f"the model failed while predicting: {_describe(exc)}") from exc
@@ -394,4 +397,6 @@ def _describe(exc: BaseException) -> str:
     """Domain errors (ours, the loaders') are written for people already; name the type of others."""
     if isinstance(exc, DomainError):
         return exc.message
+    if isinstance(exc, ModuleNotFoundError) and exc.name:  # e.g. pandas, for a model fitted on a frame
+        return missing(exc.name)
     return f"{type(exc).__name__}: {exc}"

@@ -77,14 +77,14 @@ class ServeOptions:
     access_log: bool = False
     http: Literal["modelyard", "uvicorn"] = "modelyard"
     loop: Literal["asyncio", "uvloop"] = "asyncio"
+    log_timestamps: bool = False  # every line is stamped already (serving.output): no asctime
 
 
 def serve(options: ServeOptions) -> int:
     """Run the server until SIGTERM; returns the process exit code."""
     _loop_factory(options.loop)  # a loop that is not installed fails here, before the model loads
-    logging.basicConfig(
-        level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    stamp = "" if options.log_timestamps else "%(asctime)s "
+    logging.basicConfig(level=options.log_level.upper(), format=f"{stamp}%(levelname)s %(name)s: %(message)s")
     download_dir = options.model_cache or Path(tempfile.mkdtemp(prefix="modelyard-serve-"))
     try:
         try:

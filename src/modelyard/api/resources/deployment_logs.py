@@ -1,4 +1,9 @@
-"""``GET /deployment/api/<key>/logs?replica=&tail=&follow=``: what a deployment's replicas print.
+"""``GET /deployment/api/<key>/logs?replica=&tail=&follow=&all=``: what a deployment's replicas print.
+
+Each line starts with its time (UTC); the controller's lines about the replica (started, ready,
+probe failed, killed, exited and why, restarted, draining) are among them, marked ``[modelyard
+controller]``. Only the replicas the deployment has now (running, or waiting to restart) are shown;
+``all=true`` adds those that are gone (replaced, scaled down, failed and removed).
 
 Without ``follow`` the answer is the envelope with ``{"lines": [{"replica", "line"}], "count"}``, oldest
 first. With ``follow=true`` it is a ``text/plain`` stream, one ``[replica] line`` per line, that goes on
@@ -29,7 +34,7 @@ from modelyard.services.resources import deployments as resource
 
 KEEPALIVE_S = 10.0
 MAX_TAIL = 10_000
-QUERY_KEYS = ("replica", "tail", "follow")
+QUERY_KEYS = ("replica", "tail", "follow", "all")
 
 
 class ControllerUnavailable(DomainError):
@@ -47,7 +52,14 @@ def _backend(request: Request) -> Backend:
     return cast(Backend, backend)
 
 
-def _query(request: Request) -> tuple[str | None, int, bool]:
+def _flag(params: Any, key: str) -> bool:
+    raw = params.get(key, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise InvalidParameter(f"{key}: expected true or false, got {params[key]!r}.")
+    return bool(raw in ("true", "1"))
+
+
+def _query(request: Request) -> tuple[str | None, int, bool, bool]:
     params = request.query_params
     for key in params:
         if key not in QUERY_KEYS:
@@ -55,25 +67,24 @@ def _query(request: Request) -> tuple[str | None, int, bool]:
                 f"Unknown query parameter '{key}'; the parameters are: {', '.join(QUERY_KEYS)}."
             )
     replica = params.get("replica") or None
-    raw_follow = params.get("follow", "false").lower()
-    if raw_follow not in ("true", "false", "1", "0"):
-        raise InvalidParameter(f"follow: expected true or false, got {params['follow']!r}.")
-    follow = raw_follow in ("true", "1")
+    follow = _flag(params, "follow")
+    gone = _flag(params, "all")
     raw_tail = params.get("tail", "10" if follow else "100")
     if not raw_tail.isdigit() or int(raw_tail) > MAX_TAIL:
         raise InvalidParameter(f"tail: expected a whole number from 0 to {MAX_TAIL}, got {raw_tail!r}.")
-    return replica, int(raw_tail), follow
+    return replica, int(raw_tail), follow, gone
 
 
-def _target(svc: Services, request: Request, key: str, replica: str | None) -> int:
-    """The deployment's id, after checking the caller may read it and that ``replica`` is one of its."""
+def _target(svc: Services, request: Request, key: str, replica: str | None, gone: bool) -> int:
+    """The deployment's id, after checking the caller may read it and that ``replica`` is one of its
+    (one that is gone is looked for among the log files, with ``all``)."""
     view = svc.deployments.get(principal(request), resource.deployment_name(svc, key))
-    if replica is not None:
+    if replica is not None and not gone:
         known = sorted(r.get("name", "") for r in view["status"]["replicas_detail"])
         if replica not in known:
             raise NotFound(
                 f"replica: deployment '{view['name']}' has no replica '{replica}'; its replicas: "
-                f"{', '.join(known) or 'none'}."
+                f"{', '.join(known) or 'none'} (replicas that are gone: add all=true)."
             )
     return int(view["id"])
 
@@ -118,11 +129,13 @@ async def _stream(lines: AsyncIterator[LogLine]) -> AsyncIterator[bytes]:
 def add_routes(router: APIRouter) -> None:
     @router.get("/{key}/logs", name="deployment_logs")
     async def logs(request: Request, key: str) -> Response:
-        replica, tail, follow = _query(request)
+        replica, tail, follow, gone = _query(request)
         backend = _backend(request)
-        deployment_id = await run_in_threadpool(_target, services(request), request, key, replica)
+        deployment_id = await run_in_threadpool(_target, services(request), request, key, replica, gone)
         if follow:
-            lines = backend.follow(deployment_id, replica=replica, tail=tail)
+            lines = backend.follow(deployment_id, replica=replica, tail=tail, gone=gone)
             return StreamingResponse(_stream(lines), media_type="text/plain; charset=utf-8")
-        found = await run_in_threadpool(lambda: backend.logs(deployment_id, replica=replica, tail=tail))
+        found = await run_in_threadpool(
+            lambda: backend.logs(deployment_id, replica=replica, tail=tail, gone=gone)
+        )
         return envelope({"lines": [_line(item) for item in found], "count": len(found)})

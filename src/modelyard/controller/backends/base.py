@@ -7,7 +7,7 @@ restarted controller can adopt what is still running.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,10 @@ class Backend(Protocol):
     """Calls for one deployment come from one reconcile worker at a time; calls for different
     deployments may run at once."""
 
+    def notify(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from any thread) whenever a replica's process ends, so that the
+        controller looks at once; a backend that cannot tell leaves it to the controller's tick."""
+
     def adopt(self) -> None:
         """Take over what a previous controller left running (called on becoming the leader)."""
 
@@ -66,9 +70,10 @@ class Backend(Protocol):
     def start(self, spec: ReplicaSpec) -> Replica:
         """Launch one new replica (state ``starting``); returns at once."""
 
-    def drain(self, deployment_id: int, replica: str) -> None:
+    def drain(self, deployment_id: int, replica: str, *, reason: str = "") -> None:
         """Take a replica out of service: it finishes in-flight requests, then exits and disappears
-        from ``replicas()``. Draining a replica that is already gone is a no-op."""
+        from ``replicas()``; ``reason`` goes into its log. Draining a replica that is already gone is
+        a no-op."""
 
     def restart_due(self, deployment_id: int, replica: str) -> bool:
         """Whether a crashed replica's back-off has passed (the reconciler then calls ``restart``)."""
@@ -79,12 +84,16 @@ class Backend(Protocol):
     def forget(self, deployment_id: int) -> None:
         """Drop everything kept for a deployment that is gone and has no replicas left (logs included)."""
 
-    def logs(self, deployment_id: int, *, replica: str | None = None, tail: int = 100) -> list[LogLine]:
-        """The last ``tail`` lines each replica printed (stdout and stderr), oldest first, replica by
-        replica. Raises ``NotFound`` for a replica that has no logs."""
+    def logs(
+        self, deployment_id: int, *, replica: str | None = None, tail: int = 100, gone: bool = False
+    ) -> list[LogLine]:
+        """The last ``tail`` lines of each replica's log (what it printed, timestamped, and what
+        happened to it), oldest first, replica by replica: of the replicas the backend keeps (running,
+        or waiting to restart), and with ``gone`` also of replicas that are gone. Raises ``NotFound``
+        for a replica that has no logs (or is gone, without ``gone``)."""
 
     def follow(
-        self, deployment_id: int, *, replica: str | None = None, tail: int = 10
+        self, deployment_id: int, *, replica: str | None = None, tail: int = 10, gone: bool = False
     ) -> AsyncIterator[LogLine]:
         """``logs`` and then every new line as it is printed, until the consumer stops or the
         deployment's logs are gone."""

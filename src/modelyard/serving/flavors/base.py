@@ -28,6 +28,7 @@ from modelyard.domain.model_format import (
     parse_mlmodel,
     parse_requirements,
 )
+from modelyard.serving.packages import missing
 
 
 class UnsupportedFlavor(InvalidParameter):
@@ -142,6 +143,16 @@ def import_library(module: str, *, flavor: str, extra: str | None, package: str 
     try:
         return importlib.import_module(module)
     except (ImportError, OSError) as exc:  # OSError: a wheel whose native library cannot load
+        needed = getattr(exc, "name", None) or module
+        if (
+            needed.split(".")[0] != module.split(".", maxsplit=1)[0]
+        ):  # the library is there; one it imports is not
+            raise MissingFlavorLibrary(
+                f"loading a model with the '{flavor}' flavor needs {package or module}, which cannot be "
+                f"imported here: {missing(needed, what=package or module)}",
+                flavor=flavor,
+                extra=extra,
+            ) from exc
         how = f"pip install 'modelyard[{extra}]'" if extra else f"pip install {package or module}"
         raise MissingFlavorLibrary(
             f"loading a model with the '{flavor}' flavor needs {package or module}, which is not "

@@ -91,10 +91,13 @@ def send(pid: int, ident: str, sig: signal.Signals) -> None:
     started; a process that is gone is not an error."""
     if poll(pid, ident) is not None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(pid, sig)  # spawned with setsid: its pid is its process group's id
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):  # not (yet) leading a group of its own
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    # Not both: a replica that handled a SIGTERM quickly and restored the default handler on its way
+    # out would be killed by the second one.
 
 
 def free_port(host: str = "127.0.0.1") -> int:
