@@ -50,5 +50,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     # Outermost: prediction requests under /deployment/<name>/ go straight to the replicas, past the
     # platform's routing and middleware; the gateway authenticates them itself.
-    app.add_middleware(Gateway, services=svc, metrics=gateway_metrics)
+    app.add_middleware(
+        Gateway,
+        settings=svc.settings,
+        deployments=svc.deployments,
+        identity=svc.identity,
+        metrics=gateway_metrics,
+    )
     return app
