@@ -8,6 +8,7 @@ that the defaults always live under the data dir.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,9 +42,14 @@ class Settings(BaseSettings):
     # Run the deployment controller in this server (with several servers on one database, one of them
     # reconciles at a time: a lease in the database decides).
     controller: bool = True
-    # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
-    # next server adopts them).
-    stop_replicas_on_exit: bool = False
+    # On a clean server exit (Ctrl-C, SIGTERM), drain and stop the local replicas of deployments and
+    # the gateway process; false (`modelyard server --keep-replicas`) leaves them serving for the next
+    # server to adopt, as a crash does.
+    stop_replicas_on_exit: bool = True
+    # Where `modelyard server` runs the inference gateway: "process" (its own process, holding the
+    # public port, so predictions go on while the API server restarts) or "inline" (in the API
+    # server's process, one hop less for API calls; predictions stop while it restarts).
+    gateway: Literal["process", "inline"] = "process"
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""
