@@ -364,7 +364,7 @@ def announce_first_admin(settings: Settings) -> None:
     url = f"http://{shown_host}:{settings.port}"
     current = userconfig.default_url()
     make_default = current is None or current == url
-    if not make_default and sys.stdin.isatty() and sys.stdout.isatty():
+    if not make_default and _interactive():
         make_default = typer.confirm(
             f"The CLI's default server is {current}. Make this one ({url}) the default instead?",
             default=False,
@@ -381,6 +381,10 @@ def announce_first_admin(settings: Settings) -> None:
             f"The CLI's default server stays {current}; reach this one with `modelyard --url {url} ...` "
             f"or `export MODELYARD_URL={url}` (its token is saved for that URL).\n"
         )
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def worker_app() -> FastAPI:
