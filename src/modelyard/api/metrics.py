@@ -1,4 +1,5 @@
-"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency,
+"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency
+(rendered here when the gateway runs in this app; the gateway process appends its own otherwise),
 each deployment's desired and ready replicas and phase (read from the database at scrape time), and
 the tracking writes this server committed (runs created, metric values, params, tags and dataset
 inputs logged).

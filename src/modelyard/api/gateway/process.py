@@ -131,8 +131,9 @@ class GatewayProcess:
     # -- the notify and handoff sockets -----------------------------------------------------------------
     async def _claim_names(self) -> None:
         """Bind the notify and handoff sockets; while a gateway that hands over to this one still
-        holds them, try again until it lets go."""
+        holds them, try again until it lets go (every 50 ms, then less often)."""
         loop = asyncio.get_running_loop()
+        pause = 0.05
         while self._notify is None or self._handoff is None:
             try:
                 if self._notify is None:
@@ -146,7 +147,8 @@ class GatewayProcess:
                 if exc.errno != errno.EADDRINUSE:
                     log.error("cannot open the gateway's notify and handoff sockets: %s", exc)
                     return
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(pause)
+                pause = min(pause * 1.5, 2.0)
 
     def _release_names(self) -> None:
         loop = asyncio.get_running_loop()
@@ -237,27 +239,40 @@ def listening_socket(settings: Settings, files: RunFiles) -> socket.socket:
 
 
 def _take_over(settings: Settings, files: RunFiles) -> socket.socket | None:
+    """The listening socket of the gateway named in the state file, if it runs and hands it over:
+    the peer must be that process (pid and uid) and the socket a listening one on our port."""
     previous = read_json(files.state)
     if previous is None or not isinstance(previous.get("pid"), int):
         return None
-    if processes.poll(previous["pid"], str(previous.get("ident", ""))) is not None:
+    pid = previous["pid"]
+    if processes.poll(pid, str(previous.get("ident", ""))) is not None:
         return None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(HANDOFF_TIMEOUT_S)
             conn.connect(files.handoff_name)
+            peer, uid, _ = struct.unpack("iII", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            if (peer, uid) != (pid, os.getuid()):
+                log.warning(
+                    "the handoff socket is held by pid %s uid %s, not the gateway: ignored", peer, uid
+                )
+                return None
             message, fds, _, _ = socket.recv_fds(conn, 4096, 1)
     except OSError as exc:
-        log.warning("the running gateway (pid %s) did not hand its socket over: %s", previous["pid"], exc)
+        log.warning("the running gateway (pid %s) did not hand its socket over: %s", pid, exc)
         return None
     if not fds:
         return None
     info: dict[str, Any] = json.loads(message or b"{}")
     sock = socket.socket(fileno=fds[0])
-    if (info.get("host"), info.get("port")) != (settings.host, settings.port):
-        sock.close()  # the port changed: this gateway binds its own; the old one stops on its own
+    listening = sock.type == socket.SOCK_STREAM and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    if not listening or (info.get("host"), info.get("port")) != (settings.host, settings.port):
+        sock.close()  # the address changed: bind our own; the old gateway stops on its own
         return None
-    log.info("took the listening socket over from gateway pid %s", info.get("pid"))
+    if sock.getsockname()[1] != settings.port:
+        sock.close()
+        return None
+    log.info("took the listening socket over from gateway pid %s", pid)
     return sock
 
 

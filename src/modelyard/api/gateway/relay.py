@@ -123,6 +123,7 @@ class ApiConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reused = False
+        self.spoiled = False  # the request was not sent whole: never reuse the connection
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._writable = asyncio.Event()
@@ -359,7 +360,7 @@ class ApiRelay:
         more = True
         while True:
             if conn.head_done or conn.closed:  # answered early (401, 413...) or gone: stop sending
-                conn.keep_alive = False
+                conn.spoiled = True
                 break
             if body:
                 conn.write(b"%x\r\n%b\r\n" % (len(body), body) if chunked else body)
@@ -370,6 +371,7 @@ class ApiRelay:
                 break
             message = await receive()
             if message["type"] == "http.disconnect":
+                conn.spoiled = True
                 conn.abort()
                 raise _ClientGone
             body, more = message.get("body", b""), bool(message.get("more_body", False))
@@ -420,7 +422,7 @@ class ApiRelay:
         return None
 
     def _release(self, conn: ApiConnection) -> None:
-        if conn.keep_alive and not conn.closed and len(self._idle) < MAX_IDLE:
+        if conn.keep_alive and not conn.closed and not conn.spoiled and len(self._idle) < MAX_IDLE:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
