@@ -5,6 +5,7 @@ their bodies streamed both ways, the client's address, and the surface's 503 whi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -84,7 +85,8 @@ def api_app(settings: Settings, services: Services) -> FastAPI:
 
     @app.get("/_test/client")
     async def client_address(request: Request) -> dict[str, Any]:
-        return {"host": request.client.host if request.client else None, "scheme": request.url.scheme}
+        host = request.client.host if request.client else None
+        return {"host": host, "scheme": request.url.scheme, "base": str(request.base_url)}
 
     return app
 
@@ -135,7 +137,17 @@ def test_api_calls_pass_through_with_the_clients_address(split: Split, admin_tok
         assert [e["name"] for e in listed.json()["result"]["data"]] == ["relayed"]
         # the API sees the client as the gateway saw it, whatever X-Forwarded-For the client made up
         seen = http.get("/_test/client", headers={"x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "https"})
-        assert seen.json() == {"host": "127.0.0.1", "scheme": "http"}
+        assert seen.json() == {"host": "127.0.0.1", "scheme": "http", "base": f"{split.url}/"}
+        # an HTTP/1.0 client sends no Host: the API still learns the address it was called on
+        with socket.create_connection(("127.0.0.1", int(split.url.rpartition(":")[2]))) as raw:
+            raw.sendall(
+                b"GET /_test/client HTTP/1.0\r\nAuthorization: Bearer " + admin_token.encode() + b"\r\n\r\n"
+            )
+            answer = b""
+            while chunk := raw.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["base"] == f"{split.url}/"
         # the API's own refusals come back as they are
         anonymous = httpx.get(f"{split.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"})
         assert anonymous.status_code == 401

@@ -297,9 +297,14 @@ def _request_head(scope: Scope, body: bytes, streamed: bool, length: bytes | Non
     if query:
         target += b"?" + query
     parts = [scope["method"].encode("latin-1"), b" ", target, b" HTTP/1.1\r\n"]
+    host = False
     for key, value in scope["headers"]:
         if key not in _DROP_REQUEST:
             parts += (key, b": ", value, b"\r\n")
+            host = host or key == b"host"
+    server = scope.get("server")
+    if not host and server:  # an HTTP/1.0 client: the API builds its URLs from the address it called
+        parts += (b"host: ", f"{server[0]}:{server[1]}".encode("latin-1"), b"\r\n")
     client = scope.get("client")
     if client:
         parts += (b"x-forwarded-for: ", str(client[0]).encode("latin-1"), b"\r\n")
