@@ -146,8 +146,9 @@ class Load:
 
     def __init__(self, url: str, body: dict[str, Any], expected: dict[str, Any]) -> None:
         self.url, self.body, self.expected = url, body, expected
-        self.failures: list[str] = []
+        self.failures: list[str] = []  # "<seconds since the start> <what happened>"
         self.successes: list[float] = []
+        self.began = time.monotonic()
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
@@ -185,7 +186,7 @@ class Load:
                 return
             outcome = f"{response.status_code} {response.text[:300]}"
         with self._lock:
-            self.failures.append(outcome)
+            self.failures.append(f"{time.monotonic() - self.began:.2f}s {outcome}")
 
     def _keep_alive(self) -> None:
         with httpx.Client(timeout=20) as http:

@@ -86,6 +86,7 @@ def test_predictions_survive_restarts_of_the_api_server(yard: ServerProcess, iri
         # 1. kill -9 of the server, a new one 2 s later: the gateway and the replicas serve throughout
         server.kill()
         killed = time.monotonic()
+        print(f"killed at {killed - load.began:.2f}s")
         assert alive(gateway["pid"]) and all(alive(pid) for pid in replicas)
         down = httpx.get(f"{server.url}/api/2.0/mlflow/experiments/search?max_results=1", headers=auth)
         assert (down.status_code, down.headers["retry-after"]) == (503, "1")
@@ -102,6 +103,7 @@ def test_predictions_survive_restarts_of_the_api_server(yard: ServerProcess, iri
         # 2. a graceful restart that keeps the replicas and the gateway
         assert server.stop(signal.SIGTERM) == 0
         stopped = time.monotonic()
+        print(f"stopped with --keep-replicas at {stopped - load.began:.2f}s")
         assert (
             f"Shutting down the API; leaving 2 replica(s) of 1 deployment(s) and the gateway (pid "
             f"{gateway['pid']}, {server.url}) running: predictions go on, and the next `modelyard server` "
@@ -114,6 +116,7 @@ def test_predictions_survive_restarts_of_the_api_server(yard: ServerProcess, iri
 
         # 3. a server with other settings replaces the gateway: the new one takes the socket over
         assert server.stop(signal.SIGTERM) == 0
+        print(f"replacing the gateway from {time.monotonic() - load.began:.2f}s")
         server.start(env={"MODELYARD_MAX_REQUEST_BYTES": str(32 * 1024 * 1024)})
         successor = server.gateway()
         assert successor["pid"] != gateway["pid"]

@@ -38,7 +38,7 @@ import time
 from typing import Any
 
 import uvicorn
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from modelyard.api.gateway.metrics import GatewayMetrics
 from modelyard.api.gateway.proxy import Gateway
@@ -58,6 +58,9 @@ log = logging.getLogger("modelyard.gateway")
 BACKLOG = 2048
 HANDOFF_TIMEOUT_S = 5.0
 SUCCESSOR_WAIT_S = 30.0  # after handing the socket over, how long to wait for the new gateway
+# once the new gateway serves: no more accepting here, and every answer closes its connection, for
+# this long before the connections left idle are closed (a client may be sending on one right now)
+STEP_DOWN_S = 2.0
 DRAIN_S = 30  # uvicorn's graceful shutdown: requests in flight (and API streams) get this long
 _POLL_S = 0.1
 
@@ -79,11 +82,14 @@ class GatewayProcess:
         self._notify: socket.socket | None = None
         self._handoff: socket.socket | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.stepping_down = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if self.stepping_down:
+            send = _closing(send)
         await self.gateway(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -199,11 +205,27 @@ class GatewayProcess:
             if state is not None and state.get("pid") not in (None, os.getpid()):
                 log.info("gateway pid %s serves now; draining", state["pid"])
                 if self.server is not None:
+                    # The new gateway accepts every new connection from now (the socket stays open in
+                    # it); requests on connections this one holds are answered with Connection:
+                    # close, so that clients leave them instead of sending on them as they close.
+                    self.stepping_down = True
+                    for server in self.server.servers:
+                        server.close()
+                    await asyncio.sleep(STEP_DOWN_S)
                     self.server.should_exit = True
                 return
             await asyncio.sleep(_POLL_S)
         log.warning("the new gateway did not start serving; this one carries on")
         await self._claim_names()
+
+
+def _closing(send: Send) -> Send:
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await send(message)
+
+    return closing
 
 
 def _bound(kind: socket.SocketKind, name: str) -> socket.socket:
