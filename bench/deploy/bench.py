@@ -59,6 +59,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu(pid: int, work: Path) -> float:
+    """CPU seconds of the server: its API process and its gateway process (whose pid is in the
+    gateway's state file under the data dir)."""
+    states = list((work / "data" / "gateway").glob("*/state.json"))
+    gateway = [json.loads(states[0].read_text())["pid"]] if states else []
+    return sum(cpu_seconds(p) for p in [pid, *gateway])
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -223,13 +231,11 @@ def measure(
     for r in range(args.rounds):
         order = ["direct", "gateway"] if r % 2 == 0 else ["gateway", "direct"]
         for kind in order:
-            before = cpu_seconds(server_pid), cpu_seconds(replica_pid)
+            before = server_cpu(server_pid, work), cpu_seconds(replica_pid)
             rate = wrk(targets[kind], body, seconds=args.seconds, connections=args.connections, work=work)
             n = rate * args.seconds
-            server_us, replica_us = (
-                1e6 * (cpu_seconds(pid) - c) / n
-                for pid, c in zip((server_pid, replica_pid), before, strict=True)
-            )
+            after = server_cpu(server_pid, work), cpu_seconds(replica_pid)
+            server_us, replica_us = (1e6 * (b - a) / n for a, b in zip(before, after, strict=True))
             rates[kind].append(rate)
             print(
                 f"  round {r + 1} {kind:8s} {rate:6.0f} req/s   CPU per request: server "

@@ -8,6 +8,7 @@ that the defaults always live under the data dir.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,9 +45,14 @@ class Settings(BaseSettings):
     # The local backend forks replicas from a process that has imported the serving runtime, pandas and
     # scikit-learn once (about 190 MB); off: every replica starts afresh and pays for its imports.
     replica_spawner: bool = True
-    # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
-    # next server adopts them).
-    stop_replicas_on_exit: bool = False
+    # On a clean server exit (Ctrl-C, SIGTERM), drain and stop the local replicas of deployments and
+    # the gateway process; false (`modelyard server --keep-replicas`) leaves them serving for the next
+    # server to adopt, as a crash does.
+    stop_replicas_on_exit: bool = True
+    # Where `modelyard server` runs the inference gateway: "process" (its own process, holding the
+    # public port, so predictions go on while the API server restarts) or "inline" (in the API
+    # server's process, one hop less for API calls; predictions stop while it restarts).
+    gateway: Literal["process", "inline"] = "process"
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

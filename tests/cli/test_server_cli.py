@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -62,3 +63,47 @@ def test_first_start_creates_the_admin_once_and_saves_its_token(
     announce_first_admin(settings)  # a second start creates nothing and prints nothing
     assert capsys.readouterr().out == ""
     assert json.loads(config_file.read_text()) == saved
+
+
+def test_a_second_installation_does_not_take_over_the_clis_default_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 9: the config keeps one entry per server URL; a new server becomes the default
+    only if there is none, or if a person at a terminal says so."""
+    first = Settings(data_dir=tmp_path / "one", port=6123).resolved()
+    prepare_storage(first)
+    announce_first_admin(first)
+    capsys.readouterr()
+    config_file = Path(os.environ["MODELYARD_CONFIG"])
+    first_token = json.loads(config_file.read_text())["servers"]["http://127.0.0.1:6123"]["token"]
+
+    second = Settings(data_dir=tmp_path / "two", port=6124).resolved()  # not on a terminal: no question
+    prepare_storage(second)
+    announce_first_admin(second)
+    shown = capsys.readouterr().out
+    saved = json.loads(config_file.read_text())
+    assert saved["default_url"] == "http://127.0.0.1:6123"
+    assert saved["servers"]["http://127.0.0.1:6123"]["token"] == first_token
+    assert saved["servers"]["http://127.0.0.1:6124"]["token"] in shown
+    assert (
+        "The CLI's default server stays http://127.0.0.1:6123; reach this one with `modelyard --url "
+        "http://127.0.0.1:6124 ...` or `export MODELYARD_URL=http://127.0.0.1:6124` (its token is saved "
+        "for that URL)." in shown
+    )
+
+    # at a terminal the user is asked; the default answer keeps the current server
+    monkeypatch.setattr("modelyard.cli.server._interactive", lambda: True)
+    for answer, port, default in (
+        ("\n", 6125, "http://127.0.0.1:6123"),
+        ("y\n", 6126, "http://127.0.0.1:6126"),
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+        settings = Settings(data_dir=tmp_path / str(port), port=port).resolved()
+        prepare_storage(settings)
+        announce_first_admin(settings)
+        asked = capsys.readouterr().out
+        assert (
+            f"The CLI's default server is http://127.0.0.1:6123. Make this one (http://127.0.0.1:{port}) the "
+            "default instead? [y/N]" in asked
+        )
+        assert json.loads(config_file.read_text())["default_url"] == default

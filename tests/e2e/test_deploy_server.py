@@ -297,4 +297,7 @@ def test_deployment_lifecycle_on_real_processes(platform: Platform, iris: Iris) 
     while any(alive(pid) for pid in last) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(pid) for pid in last)
-    assert httpx.post(f"{base}/invocations", json={"inputs": rows.tolist()}, timeout=10).status_code == 404
+    # gone: answered like any name that does not exist (401 without credentials, 404 with them)
+    assert httpx.post(f"{base}/invocations", json={"inputs": rows.tolist()}, timeout=10).status_code == 401
+    gone = httpx.post(f"{base}/invocations", json={}, headers={"Authorization": f"Bearer {platform.token}"})
+    assert gone.status_code == 404

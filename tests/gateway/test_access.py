@@ -20,6 +20,23 @@ def basic(username: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
+def unauthenticated(name: str) -> str:
+    return (
+        f"Deployment '{name}' was not found, or it is private: send one of its client tokens as "
+        f"'Authorization: Bearer <token>' (`modelyard deploy tokens {name} create` makes one), or the "
+        "token of a user with a role in its group."
+    )
+
+
+def not_found(name: str) -> str:
+    return (
+        f"Deployment '{name}' was not found, or these credentials give no access to it: a private "
+        f"deployment takes one of its client tokens (`modelyard deploy tokens {name} create` makes one) "
+        "or the credentials of a user with a role in its group; `modelyard deploy list` shows the "
+        "deployments you can see."
+    )
+
+
 def test_private_endpoint_takes_client_tokens_and_group_members(
     anonymous_http: TestClient,
     deploy: Deploy,
@@ -32,15 +49,7 @@ def test_private_endpoint_takes_client_tokens_and_group_members(
     deploy("secret", access="private", main=echoes[:1])
     token = services.deployments.create_token(admin, "secret", "app")["token"]
     viewer = make_user("vera", group="team", role="viewer")
-    outsider = make_user("otto", group="elsewhere", role="admin")
     url = "/deployment/secret/x"
-
-    refused = anonymous_http.get(url)
-    assert refused.status_code == 401
-    assert "www-authenticate" in refused.headers
-    assert refused.json()["status"] == 401
-    assert "Deployment 'secret' is private" in refused.json()["error"]
-
     for headers in (
         auth_header(token),
         viewer.headers,
@@ -51,21 +60,48 @@ def test_private_endpoint_takes_client_tokens_and_group_members(
         assert response.status_code == 200, (headers, response.text)
         assert "authorization" not in dict(response.json()["headers"])
 
-    wrong = anonymous_http.get(url, headers=auth_header("myd_not-a-real-token"))
-    assert wrong.status_code == 403
-    assert wrong.json()["error"].startswith("Credentials refused for deployment 'secret': Invalid token")
-    bad_password = anonymous_http.get(url, headers=basic("vera", "nope"))
-    assert bad_password.status_code == 403
-    stranger = anonymous_http.get(url, headers=outsider.headers)
-    assert stranger.status_code == 403
-    assert "user 'otto' has no role in the group of deployment 'secret'" in stranger.json()["error"]
-    v2 = anonymous_http.get("/deployment/secret/v2/health/ready")
-    assert v2.status_code == 401 and set(v2.json()) == {"error"}
-
-    # a revoked client token stops working once the route cache has let go of it
+    # a revoked client token stops working at once (the change is in this process)
     tokens = services.deployments.list_tokens(admin, "secret")
     services.deployments.revoke_token(admin, "secret", tokens[0]["id"])
-    assert anonymous_http.get(url, headers=auth_header(token)).status_code == 403
+    revoked = anonymous_http.get(url, headers=auth_header(token))
+    assert (revoked.status_code, revoked.json()["message"]) == (404, not_found("secret"))
+
+
+def test_a_private_deployment_without_access_looks_exactly_like_a_missing_one(
+    anonymous_http: TestClient,
+    deploy: Deploy,
+    echoes: list[str],
+    services: Services,
+    admin: Principal,
+    make_user: Callable[..., UserCreds],
+) -> None:
+    """Issue 12 item 3: nobody can tell another group's private deployment from a name that does not
+    exist — not without credentials, not with wrong ones, not with a stranger's valid ones."""
+    deploy("alpha", access="private", main=echoes[:1])
+    deploy("gamma", access="private", main=echoes[:1])
+    services.deployments.stop(admin, "gamma")  # stopped: still nothing to learn about it
+    outsider = make_user("otto", group="elsewhere", role="admin")
+    cases = {
+        "no credentials": {},
+        "an empty header": {"Authorization": ""},
+        "a made-up token": auth_header("myd_not-a-real-token"),
+        "a wrong password": basic("otto", "nope"),
+        "an unknown user": basic("nobody", "x"),
+        "a malformed header": {"Authorization": "Digest abc"},
+        "a stranger's token": outsider.headers,
+        "a stranger's password": basic("otto", outsider.password),
+    }
+    for case, headers in cases.items():
+        for path in ("/x", "/invocations", "/api/v1.0/predictions", "/v2/models/m/infer"):
+            missing = anonymous_http.post(f"/deployment/omega{path}", json={}, headers=headers)
+            for hidden in ("alpha", "gamma"):
+                answer = anonymous_http.post(f"/deployment/{hidden}{path}", json={}, headers=headers)
+                assert answer.status_code == missing.status_code, (case, hidden, path)
+                assert answer.content.replace(hidden.encode(), b"omega") == missing.content, (case, path)
+                assert answer.headers.get("www-authenticate") == missing.headers.get("www-authenticate")
+        anonymous = not headers.get("Authorization")
+        assert missing.status_code == (401 if anonymous else 404), case
+        assert missing.json()["error"] == (unauthenticated("omega") if anonymous else not_found("omega"))
 
 
 def test_public_endpoint_needs_no_credentials(
@@ -76,15 +112,15 @@ def test_public_endpoint_needs_no_credentials(
     assert anonymous_http.get("/deployment/open/x", headers=auth_header("garbage")).status_code == 200
 
 
-def test_unknown_deployment_is_a_404(anonymous_http: TestClient) -> None:
+def test_unknown_deployment_without_credentials_is_a_401_with_a_challenge(anonymous_http: TestClient) -> None:
     response = anonymous_http.post("/deployment/nope/invocations", json={})
-    assert response.status_code == 404
-    assert response.json() == {
-        "error": "No deployment named 'nope'; `modelyard deploy list` shows them.",
-        "status": 404,
-    }
-    v2 = anonymous_http.post("/deployment/nope/v2/models/m/infer", json={})
-    assert (v2.status_code, set(v2.json())) == (404, {"error"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="modelyard", Basic realm="modelyard"'
+    assert response.json() == {"error_code": "UNAUTHENTICATED", "message": unauthenticated("nope")}
+    with_token = anonymous_http.post("/deployment/nope/invocations", json={}, headers=auth_header("t"))
+    assert with_token.status_code == 404
+    assert "www-authenticate" not in with_token.headers
+    assert with_token.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": not_found("nope")}
 
 
 def test_stopped_deployment_says_so(
@@ -96,8 +132,8 @@ def test_stopped_deployment_says_so(
     response = anonymous_http.get("/deployment/paused/x")
     assert response.status_code == 503
     assert response.json() == {
-        "error": "Deployment 'paused' is stopped; start it to serve again.",
-        "status": 503,
+        "error_code": "TEMPORARILY_UNAVAILABLE",
+        "message": "Deployment 'paused' is stopped; start it to serve again.",
     }
 
 
@@ -109,9 +145,9 @@ def test_no_ready_replica_gives_the_phase_and_its_message(anonymous_http: TestCl
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json() == {
-        "error": "Deployment 'broken' has no ready replica (phase Failed: replica main-0 exited: "
+        "error_code": "TEMPORARILY_UNAVAILABLE",
+        "message": "Deployment 'broken' has no ready replica (phase Failed: replica main-0 exited: "
         "ModuleNotFoundError: No module 'xyz').",
-        "status": 503,
     }
     deploy("starting", phase=Phase.DEPLOYING, message="Waiting for the controller.")
     starting = anonymous_http.get("/deployment/starting/v2/health/ready")
@@ -124,7 +160,7 @@ def test_oversized_body_is_a_413(anonymous_http: TestClient, deploy: Deploy, ech
     deploy("small", main=echoes[:1])
     response = anonymous_http.post("/deployment/small/invocations", content=b"x" * (MAX_BODY + 1))
     assert response.status_code == 413
-    assert response.json()["error"] == (
+    assert response.json()["message"] == (
         f"Request body exceeds the limit of {MAX_BODY} bytes (MODELYARD_MAX_REQUEST_BYTES)."
     )
 

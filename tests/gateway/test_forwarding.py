@@ -160,8 +160,8 @@ def test_all_replicas_refusing_is_a_503(anonymous_http: TestClient, deploy: Depl
     response = anonymous_http.post("/deployment/dead/invocations", json={"inputs": ROWS})
     assert response.status_code == 503
     assert response.json() == {
-        "error": "Deployment 'dead': no replica accepted the connection; try again shortly.",
-        "status": 503,
+        "error_code": "TEMPORARILY_UNAVAILABLE",
+        "message": "Deployment 'dead': no replica accepted the connection; try again shortly.",
     }
 
 

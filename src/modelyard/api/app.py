@@ -1,4 +1,10 @@
-"""The application factory: one function builds everything from settings; nothing is module-global."""
+"""The application factory: one function builds everything from settings; nothing is module-global.
+
+The inference gateway runs in the app (the default: tests, embedding, ``modelyard server --gateway
+inline``) or in a process of its own in front of it (``modelyard server``'s default): then the app is
+built with ``gateway=`` the notifier that tells that process about deployment changes, and has no
+gateway middleware and no gateway series in ``/metrics`` (the gateway process adds its own).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
 from modelyard.api.errors import install_error_handlers
 from modelyard.api.gateway import Gateway, GatewayMetrics
+from modelyard.api.gateway.runfiles import Notifier
 from modelyard.api.limits import BodySizeLimit
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
@@ -20,8 +27,11 @@ from modelyard.settings import Settings
 from modelyard.version import __version__
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app. Pass ``services`` to share one container (tests do); else it is built here."""
+def create_app(
+    settings: Settings, services: Services | None = None, *, gateway: Notifier | None = None
+) -> FastAPI:
+    """Build the ASGI app. Pass ``services`` to share one container (tests do); else it is built here.
+    ``gateway``: the gateway runs in another process, told of deployment changes through this."""
     svc = services or build_services(settings)
 
     @asynccontextmanager
@@ -35,6 +45,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             if controller is not None:
                 controller.close()
+            if gateway is not None:
+                gateway.close()
             if services is None:
                 svc.close()
 
@@ -43,12 +55,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
     mount_mlflow(app)
     mount_resources(app)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
+    if gateway is not None:
+        app.state.gateway_metrics = None
+        svc.deployments.subscribe(gateway.routes_changed)
+        return app
+    app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
     # Outermost: prediction requests under /deployment/<name>/ go straight to the replicas, past the
     # platform's routing and middleware; the gateway authenticates them itself.
-    app.add_middleware(Gateway, services=svc, metrics=gateway_metrics)
+    app.add_middleware(
+        Gateway,
+        settings=svc.settings,
+        deployments=svc.deployments,
+        identity=svc.identity,
+        metrics=gateway_metrics,
+    )
     return app

@@ -1,4 +1,5 @@
-"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency,
+"""``GET /metrics``: the server's Prometheus series — the gateway's request counters and latency
+(rendered here when the gateway runs in this app; the gateway process appends its own otherwise),
 each deployment's desired and ready replicas and phase (read from the database at scrape time), and
 the tracking writes this server committed (runs created, metric values, params, tags and dataset
 inputs logged).
@@ -59,7 +60,8 @@ async def metrics(request: Request, actor: Principal = Depends(principal)) -> Re
     actor.require_platform_admin(what="Reading the server's metrics")
     services = request.app.state.services
     rows = await run_in_threadpool(services.deployments.metrics_rows)
-    gateway = request.app.state.gateway_metrics.render()
+    gateway_metrics = request.app.state.gateway_metrics  # None: the gateway's process adds its own
+    gateway = gateway_metrics.render() if gateway_metrics is not None else b""
     lines = _deployment_series(rows) + _tracking_series(services.tracking.stats)
     body = gateway + ("\n".join(lines) + "\n").encode()
     return Response(body, media_type=CONTENT_TYPE)

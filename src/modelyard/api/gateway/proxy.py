@@ -5,14 +5,22 @@ to the platform's app.
 It is a raw ASGI middleware, outermost, so a prediction never pays for the platform's routing,
 dependency injection or middleware: per request it is a cached route, an access check (none for a
 public endpoint), the body read with the size limit, one exchange on a pooled keep-alive connection
-(``upstream``) and two ``send`` calls. Access to a private endpoint: one of the deployment's
-client tokens as a Bearer token, or platform credentials of a user with any role in the deployment's
-group (or a platform admin); with authentication switched off for the server, every endpoint is open.
+(``upstream``) and two ``send`` calls. It runs inside the platform's app (``create_app``: tests,
+embedding, ``modelyard server --gateway inline``) or in a process of its own in front of it
+(``process.py``).
+
+Access to a private endpoint: one of the deployment's client tokens as a Bearer token, or platform
+credentials of a user with any role in the deployment's group (or a platform admin); with
+authentication switched off for the server, every endpoint is open. Without access, a private
+deployment is answered exactly like a name that does not exist, so that nobody can list another
+group's deployments by trying names: 401 with a challenge when the request has no credentials, 404
+when it has some (valid or not) — the same status and body for a missing deployment, as the
+platform's API answers for rows the caller may not see.
 
 The request's ``Authorization``, ``Cookie`` and hop-by-hop headers never reach the replica (the model
 is user code). A replica that refuses the connection (just drained or killed) is skipped for the
-next one; the request was never sent, so that is safe. Errors are JSON in the protocol's shape where
-it is easy: Open Inference V2 paths answer ``{"error"}``, the others ``{"error", "status"}``.
+next one; the request was never sent, so that is safe. The gateway's own errors are in the error
+shape of the route's protocol (``shapes``).
 """
 
 from __future__ import annotations
@@ -20,12 +28,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api.auth import authenticate
+from modelyard.api.gateway import shapes
 from modelyard.api.gateway.metrics import GatewayMetrics
 from modelyard.api.gateway.routes import Plan, Routes
 from modelyard.api.gateway.upstream import (
@@ -39,9 +46,11 @@ from modelyard.api.gateway.upstream import (
 from modelyard.domain.deployments import RESERVED_NAMES, EndpointAccess
 from modelyard.domain.errors import Unauthenticated
 from modelyard.domain.identity import Principal
-from modelyard.services import Services
+from modelyard.services.deployments import DeploymentService
+from modelyard.services.identity import IdentityService
 from modelyard.services.identity.secrets import token_hash
 from modelyard.services.identity.service import AUTH_CACHE_SECONDS
+from modelyard.settings import Settings
 
 log = logging.getLogger("modelyard.gateway")
 
@@ -81,21 +90,26 @@ _Refusal = tuple[int, str, tuple[tuple[bytes, bytes], ...]]
 
 
 class Gateway:
+    """``app`` answers every path outside ``/deployment/<name>/``; ``deployments`` gives the routes
+    (and tells of changes made in this process), ``identity`` checks platform credentials."""
+
     def __init__(
         self,
         app: ASGIApp,
         *,
-        services: Services,
+        settings: Settings,
+        deployments: DeploymentService,
+        identity: IdentityService,
         metrics: GatewayMetrics | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.app = app
-        self.services = services
-        self.auth = services.settings.auth
-        self.max_body = services.settings.max_request_bytes
+        self.identity = identity
+        self.auth = settings.auth
+        self.max_body = settings.max_request_bytes
         self.metrics = metrics or GatewayMetrics()
-        self.routes = Routes(services.deployments.route)
-        services.deployments.subscribe(self.routes.invalidate)
+        self.routes = Routes(deployments.route)
+        deployments.subscribe(self.routes.invalidate)
         self.upstream = Upstream(timeout_s=timeout_s)
         self._basic: dict[str, tuple[float, Principal]] = {}
 
@@ -126,36 +140,37 @@ class Gateway:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         cut = raw_path.find(b"/", _PREFIX_BYTES)
         target = raw_path[cut:] if cut >= 0 else b"/"
-        v2 = target.startswith(b"/v2")
+        protocol = shapes.protocol_of(target)
         label, predictor, status = "", "", 500
         self.metrics.in_flight.inc()
         try:
             plan = await self.routes.get(name)
             if plan is None:
-                status = 404
-                message = f"No deployment named '{name}'; `modelyard deploy list` shows them."
-                await _error(send, 404, message, v2=v2)
+                refusal = _hidden(name, _authorization(scope["headers"]))
+                status = refusal[0]
+                await _error(send, *refusal, protocol=protocol)
                 return
             label = name
-            predictor, status = await self._forward(scope, receive, send, plan, target, v2)
+            predictor, status = await self._forward(scope, receive, send, plan, target, protocol)
         except _Disconnected:
             status = 499
         except Exception:
             log.exception("gateway failure on %s %s", scope.get("method"), scope.get("path"))
             status = 500
-            await _error(send, 500, "Internal error in the gateway; the server log has the details.", v2=v2)
+            message = "Internal error in the gateway; the server log has the details."
+            await _error(send, 500, message, protocol=protocol)
         finally:
             self.metrics.in_flight.inc(amount=-1.0)
             self.metrics.observe(label, predictor, status, time.perf_counter() - started)
 
     async def _forward(
-        self, scope: Scope, receive: Receive, send: Send, plan: Plan, target: bytes, v2: bool
+        self, scope: Scope, receive: Receive, send: Send, plan: Plan, target: bytes, protocol: str
     ) -> tuple[str, int]:
         """Answer one request for a known deployment; returns (predictor, status) for the metrics."""
         headers, authorization, length = _split_headers(scope["headers"])
         refusal = await self._refusal(plan, authorization)
         if refusal is not None:
-            await _error(send, *refusal, v2=v2)
+            await _error(send, *refusal, protocol=protocol)
             return "", refusal[0]
         try:
             body = await self._body(receive, length)
@@ -163,7 +178,7 @@ class Gateway:
             message = (
                 f"Request body exceeds the limit of {self.max_body} bytes (MODELYARD_MAX_REQUEST_BYTES)."
             )
-            await _error(send, 413, message, v2=v2)
+            await _error(send, 413, message, protocol=protocol)
             return "", 413
         query: bytes = scope.get("query_string", b"")
         if query:
@@ -178,24 +193,24 @@ class Gateway:
                 self.metrics.retries.inc((name,))
                 continue
             except UpstreamTimeout as exc:
-                await _error(send, 504, f"Deployment '{name}': {exc}.", v2=v2)
+                await _error(send, 504, f"Deployment '{name}': {exc}.", protocol=protocol)
                 return predictor, 504
             except UpstreamError as exc:
-                await _error(send, 502, f"Deployment '{name}': bad answer from a replica: {exc}.", v2=v2)
+                message = f"Deployment '{name}': bad answer from a replica: {exc}."
+                await _error(send, 502, message, protocol=protocol)
                 return predictor, 502
             await _reply(send, response, predictor)
             return predictor, response.status
         message = f"Deployment '{name}': no replica accepted the connection; try again shortly."
-        await _error(send, 503, message, _RETRY, v2=v2)
+        await _error(send, 503, message, _RETRY, protocol=protocol)
         return "", 503
 
     async def _refusal(self, plan: Plan, authorization: bytes | None) -> _Refusal | None:
         """Why the request cannot be forwarded (access, stopped, no ready replica), or None."""
         route = plan.route
-        if route.access is EndpointAccess.PRIVATE and self.auth:
-            refused = await self._authorize(route.name, route.group_id, route.token_hashes, authorization)
-            if refused is not None:
-                return refused[0], refused[1], _CHALLENGE if refused[0] == 401 else ()
+        private = route.access is EndpointAccess.PRIVATE and self.auth
+        if private and not await self._may_use(route.group_id, route.token_hashes, authorization):
+            return _hidden(route.name, authorization)
         if route.stopped:
             return 503, f"Deployment '{route.name}' is stopped; start it to serve again.", ()
         if not plan.ready:
@@ -230,29 +245,20 @@ class Gateway:
                 return b"".join(parts)
 
     # -- access -----------------------------------------------------------------------------------
-    async def _authorize(
-        self, name: str, group_id: int, token_hashes: frozenset[str], header: bytes | None
-    ) -> tuple[int, str] | None:
-        """None when the credentials may use the endpoint, else (status, message)."""
+    async def _may_use(self, group_id: int, token_hashes: frozenset[str], header: bytes | None) -> bool:
+        """Whether the credentials may use a private endpoint: a client token of the deployment, or
+        a user with a role in its group (platform admins have one everywhere)."""
         text = header.decode("latin-1").strip() if header else ""
         if not text:
-            return 401, (
-                f"Deployment '{name}' is private: send 'Authorization: Bearer <token>' with one of its "
-                "client tokens, or the token of a user with a role in its group."
-            )
+            return False
         scheme, _, value = text.partition(" ")
         if scheme.lower() == "bearer" and token_hash(value.strip()) in token_hashes:
-            return None
+            return True
         try:
             principal = await self._principal(text)
-        except Unauthenticated as exc:
-            return 403, f"Credentials refused for deployment '{name}': {exc.message}"
-        if principal.role_in(group_id) is None:
-            return 403, (
-                f"Permission denied: user '{principal.username}' has no role in the group of deployment "
-                f"'{name}'; use one of its client tokens, or ask a group admin for the viewer role."
-            )
-        return None
+        except Unauthenticated:
+            return False
+        return principal.role_in(group_id) is not None
 
     async def _principal(self, header: str) -> Principal:
         # Passwords (scrypt) are slow on purpose, so a success is remembered briefly.
@@ -261,7 +267,7 @@ class Gateway:
         hit = self._basic.get(key)
         if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
             return hit[1]
-        principal = await authenticate(self.services.identity, header)
+        principal = await authenticate(self.identity, header)
         if len(self._basic) > 1000:
             self._basic.clear()
         self._basic[key] = (now, principal)
@@ -270,6 +276,34 @@ class Gateway:
 
 _CHALLENGE = ((b"www-authenticate", b'Bearer realm="modelyard", Basic realm="modelyard"'),)
 _RETRY = ((b"retry-after", b"1"),)
+
+
+def _hidden(name: str, authorization: bytes | None) -> _Refusal:
+    """The answer for a deployment that does not exist or that these credentials may not use: it
+    depends on whether credentials were sent, never on whether the deployment exists."""
+    if authorization is None or not authorization.strip():
+        return (
+            401,
+            f"Deployment '{name}' was not found, or it is private: send one of its client tokens as "
+            f"'Authorization: Bearer <token>' (`modelyard deploy tokens {name} create` makes one), or "
+            "the token of a user with a role in its group.",
+            _CHALLENGE,
+        )
+    return (
+        404,
+        f"Deployment '{name}' was not found, or these credentials give no access to it: a private "
+        f"deployment takes one of its client tokens (`modelyard deploy tokens {name} create` makes "
+        "one) or the credentials of a user with a role in its group; `modelyard deploy list` shows "
+        "the deployments you can see.",
+        (),
+    )
+
+
+def _authorization(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+    for key, value in raw:
+        if key == b"authorization":
+            return value
+    return None
 
 
 def _split_headers(
@@ -298,10 +332,9 @@ async def _reply(send: Send, response: Response, predictor: str) -> None:
 
 
 async def _error(
-    send: Send, status: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = (), *, v2: bool
+    send: Send, status: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = (), *, protocol: str
 ) -> None:
-    shape: dict[str, Any] = {"error": message} if v2 else {"error": message, "status": status}
-    payload = orjson.dumps(shape)
+    payload = shapes.error_body(protocol, status, message)
     headers = [_JSON, (b"content-length", b"%d" % len(payload)), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
