@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import modelyard
 from modelyard.controller import Controller
 from modelyard.controller.backends.local import LocalBackend
 from tests.controller.conftest import settled, spec, wait_for
@@ -68,6 +69,8 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
         for name in set().union(*(top_level(d) for d in wanted)):
             if (site / name).exists() and not (target / name).exists():
                 (target / name).symlink_to(site / name)
+        # modelyard itself, from wherever this test imports it (an editable install's source tree)
+        (target / "modelyard-under-test.pth").write_text(f"{Path(modelyard.__file__).resolve().parents[1]}\n")
         return str(root / "bin" / "python")
 
     return make
