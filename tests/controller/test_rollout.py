@@ -3,7 +3,9 @@ and a controller restart that adopts the replicas still running."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 
 from modelyard.controller import Controller
+from modelyard.controller.backends.local import LocalBackend
 from tests.controller.conftest import predict, ready, replica_pids, settled, spec, wait_for
 
 ROUTE_CACHE_S = 0.5  # what the gateway caches a route for
@@ -117,3 +120,29 @@ def test_restarted_controller_adopts_running_replicas(
     # and it keeps managing them
     services.deployments.scale(admin, "iris", 1)
     wait_for(lambda: replica_pids(services.settings.data_dir) < {pid for _, pid in before}, "scale to 1")
+
+
+def test_a_replica_that_served_is_adopted_serving_even_if_it_is_slow_to_answer_then(
+    cluster: Callable[..., Any], controllers: Callable[..., Controller]
+) -> None:
+    """A new server must not take serving replicas out of the route because one readiness probe timed
+    out while the machine was busy (the gateway would answer 503 for nothing): a replica whose state
+    file says it served is adopted ready, and only the liveness probe (several misses in a row) can
+    take it out."""
+    services, admin = cluster()
+    first = controllers(services)
+    created = services.deployments.create(admin, "iris", spec(replicas=1))
+    s = wait_for(lambda: settled(services, admin, "iris", "Deployed"), "Deployed")
+    [replica] = ready(s)
+    first.close(stop_replicas=False)
+
+    os.kill(replica["pid"], signal.SIGSTOP)  # it answers nothing for now
+    try:
+        backend = LocalBackend(services.settings.data_dir / "deployments", spawner=False)
+        backend.adopt()
+        [adopted] = backend.replicas(created["id"])
+        assert (adopted.name, adopted.pid, adopted.state) == (replica["name"], replica["pid"], "ready")
+    finally:
+        os.kill(replica["pid"], signal.SIGCONT)
+    assert predict(replica["url"]) == {"predictions": [0, 2]}
+    backend.close(stop_replicas=True)

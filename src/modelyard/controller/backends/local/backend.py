@@ -149,6 +149,8 @@ class LocalBackend:
                     continue
                 with self._lock:
                     self._procs.setdefault(key, p)
+                if p.state is ReplicaState.READY:  # serving: probe its liveness at once
+                    p.ready_since, p.live_at = self._now(), self._now()
                 if p.pid is not None:
                     p.oom_counter = exits.oom_counter(p.pid)
                     p.oom_kills = exits.oom_kills(p.oom_counter)
@@ -361,6 +363,7 @@ class LocalBackend:
                     p.live_at, p.live_failures = p.ready_since + self.liveness.period_s, 0
                     after = f" {p.ready_since - p.launched:.2f} s after it started" if p.launched else ""
                     self._event(p, f"ready: answered its readiness probe{after}")
+                    self._save(p)  # a server that adopts it later knows it served
                 return True
             if p.state is not ReplicaState.READY or self._now() < p.live_at or not self._hung(p):
                 return True

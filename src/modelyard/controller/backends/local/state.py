@@ -82,6 +82,7 @@ def save(p: ReplicaProc, path: Path) -> None:
         "early_exits": p.early_exits,
         "failed": p.message if p.state is ReplicaState.FAILED else None,
         "drain_deadline": p.drain_deadline,
+        "ready": p.state is ReplicaState.READY,
     }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data))
@@ -111,7 +112,13 @@ def load(path: Path) -> ReplicaProc | None:
     if data["failed"] is not None:
         p.pid, p.state, p.message = None, ReplicaState.FAILED, data["failed"]
     elif p.pid is not None and processes.poll(p.pid, p.ident) is None:
-        p.state = ReplicaState.DRAINING if p.drain_deadline is not None else ReplicaState.STARTING
+        # A replica that was serving is adopted serving: its endpoint stays in the route while a new
+        # server starts (a readiness probe that times out under load would take it out for nothing);
+        # the liveness probe, due at once for an adopted replica, finds one that stopped answering.
+        if p.drain_deadline is not None:
+            p.state = ReplicaState.DRAINING
+        else:
+            p.state = ReplicaState.READY if data.get("ready") else ReplicaState.STARTING
     else:  # it exited while no controller watched: restart it now (or drop it if it was draining)
         p.pid, p.state, p.message = None, ReplicaState.CRASHED, "exited while the controller was down"
     return p
