@@ -127,7 +127,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
         "available_replicas", "endpoint", "spec", "source_deployment_id", "generation", "created_at",
         "updated_at",
     ]  # fmt: skip
-    assert list(info["actions"]) == ["stop", "start", "rollback"]
+    assert list(info["actions"]) == ["stop", "start", "restart", "rollback"]
     assert [f["name"] for f in info["add_columns"]] == [
         "name", "group", "stage", "display_name", "description", "stop", "endpoint", "predictors",
     ]  # fmt: skip
@@ -141,7 +141,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
     member = ok(http.get(f"{BASE}/_info", headers=team.member.headers))["permissions"]
     assert member == [
         "can_list", "can_show", "can_add", "can_edit", "can_delete", "can_action_stop", "can_action_start",
-        "can_action_rollback",
+        "can_action_restart", "can_action_rollback",
     ]  # fmt: skip
 
 
@@ -158,7 +158,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
             {"predictors": [{"model": "models:/iris/1", "gpus": 1}]},
             400,
             "predictors[0]: unknown field(s) ['gpus']; allowed: ['batching', 'env', 'instance_type', 'model', "
-            "'name', 'replicas', 'resources', 'traffic'].",
+            "'name', 'replicas', 'resources', 'restarted_at', 'traffic'].",
         ),
         (
             {"predictors": [{"model": "models:/iris/1", "replicas": -1}]},
@@ -271,7 +271,7 @@ def test_other_bad_requests(http: TestClient, team: Team) -> None:
     refused(
         http.get(f"{BASE}/action/explode/iris-staging", headers=who),
         404,
-        "has no action 'explode'; its actions are: stop, start, rollback.",
+        "has no action 'explode'; its actions are: stop, start, restart, rollback.",
     )
     refused(
         http.delete(f"{BASE}/iris-staging/tokens/abc", headers=who),
