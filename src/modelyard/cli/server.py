@@ -50,7 +50,8 @@ def server(
     ),
     force: bool = typer.Option(False, "--force", help="With --no-auth: allow a non-loopback host anyway."),
 ) -> None:
-    """Start the modelyard server: tracking (MLflow-compatible API), resource API and UI."""
+    """Start the modelyard server: tracking (MLflow-compatible API), model registry, deployments and
+    their gateway, resource API, metrics."""
     overrides: dict[str, Any] = {
         k: v
         for k, v in {
