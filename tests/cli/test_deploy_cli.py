@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.conftest import Invoke
+from tests.cli.terminal import run_on_terminal
 from tests.cli.test_models_cli import failed, ok
 from tests.conftest import LiveServer
 
@@ -83,9 +84,7 @@ def test_create_list_show_change_and_delete(
     out = ok(cli("deploy", "stop", "iris-staging", "--no-wait"))
     assert "Stopping deployment iris-staging: its replicas drain." in out
     # what was wrong: "Stopping 3/0 replica(s) available"
-    assert (
-        "Deployment iris-staging is Stopping, no replica runs. Stopping: waiting for the controller." in out
-    )
+    assert "Deployment iris-staging is Stopping, no replica runs. Waiting for the controller." in out
     assert "Starting deployment iris-staging." in ok(cli("deploy", "start", "iris-staging", "--no-wait"))
     history = ok(cli("deploy", "history", "iris-staging"))
     assert "models:/iris/2" in history and "models:/iris/1" in history
@@ -201,3 +200,33 @@ def test_quotas_show_and_set(cli: Invoke, registered: str) -> None:
     )
     failed(cli("quotas", "set", "default"), "Nothing to set")
     failed(cli("quotas", "set", "default", "--cpu", "lots"), "quota.cpu: expected a number of cores")
+
+
+def test_delete_asks_on_a_terminal_and_production_always_asks_for_the_name(
+    cli: Invoke, live_server: LiveServer, registered: str
+) -> None:
+    ok(cli("deploy", "create", "iris-staging", "--model", "models:/iris/1", "--no-wait"))
+    ok(cli("deploy", "promote", "iris-staging", "--name", "iris-prod", "--no-wait"))
+    url = ("--url", live_server.url)
+    question = (
+        "Delete staging deployment 'iris-staging' (group default, 0 of 1 replica(s) ready): its endpoint "
+        "/deployment/iris-staging goes away? [y/N]:"
+    )
+
+    code, out, _ = run_on_terminal(*url, "deploy", "delete", "iris-staging", answers={"[y/N]:": "n"})
+    assert code == 1 and question in out, out
+    assert "Error: Deployment 'iris-staging' was not deleted." in out
+    assert as_json(cli("deploy", "show", "iris-staging", "--json"))["name"] == "iris-staging"
+    code, out, _ = run_on_terminal(*url, "deploy", "delete", "iris-staging", answers={"[y/N]:": "y"})
+    assert code == 0 and "Deleted deployment iris-staging" in out, out
+
+    # production: the name must be typed, --yes or not
+    prompt = "Type its name to confirm"
+    code, out, _ = run_on_terminal(*url, "deploy", "delete", "iris-prod", "--yes", answers={prompt: "iris"})
+    assert code == 1 and "Delete production deployment 'iris-prod' (group default" in out, out
+    assert "Error: Deployment 'iris-prod' was not deleted." in out
+    code, out, _ = run_on_terminal(
+        *url, "deploy", "delete", "iris-prod", "--yes", answers={prompt: "iris-prod"}
+    )
+    assert code == 0 and "Deleted deployment iris-prod" in out, out
+    assert as_json(cli("deploy", "list", "--json")) == []

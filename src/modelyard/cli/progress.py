@@ -10,6 +10,7 @@ A deployment that ends ``Failed`` prints why, with its replicas' last error line
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any
@@ -54,15 +55,30 @@ def replicas_text(d: dict[str, Any]) -> str:
 
 
 def state_line(d: dict[str, Any]) -> str:
-    """``Deployment NAME is PHASE, N of M replica(s) ready.`` and, while it is not settled fine, the
-    controller's message (rich markup)."""
+    """``Deployment NAME is PHASE, N of M replica(s) ready.`` and, while it is not settled fine, what
+    the controller's message adds to that, on one line (rich markup)."""
     status = d["status"]
-    line = (
-        f"Deployment [bold]{escape(d['name'])}[/bold] is {phase_text(status['phase'])}, {replicas_text(d)}."
-    )
-    if status["phase"] not in ("Deployed", "Stopped") and status["message"]:
-        line += f" {escape(status['message'])}"
+    counts = replicas_text(d)
+    line = f"Deployment [bold]{escape(d['name'])}[/bold] is {phase_text(status['phase'])}, {counts}."
+    if status["phase"] not in ("Deployed", "Stopped"):
+        extra = _news(status["phase"], " ".join(str(status["message"]).split()), counts)
+        if extra:
+            line += f" {escape(extra)}"
     return line
+
+
+def _news(phase: str, message: str, counts: str) -> str:
+    """The controller's message without what the line says already: its ``Phase:`` prefix and its
+    replica count (``Deploying: 1 of 2 replica(s) available; replica x crashed ...`` → ``replica x
+    crashed ...``)."""
+    rest = message.removeprefix(f"{phase}: ")
+    rest = _AVAILABLE.sub("", rest).strip()
+    if rest.rstrip(".") == counts:
+        return ""
+    return rest[:1].upper() + rest[1:] if rest != message else rest
+
+
+_AVAILABLE = re.compile(r"^\d+ of \d+ replica\(s\) available(; |\.$)")
 
 
 def _replica_rows(d: dict[str, Any]) -> Table:
@@ -96,12 +112,14 @@ class _View:
             status["message"],
             tuple((r["name"], r["state"], r.get("message")) for r in status.get("replicas_detail") or []),
         )
-        if seen != self.last:
+        if seen != self.last and status["phase"] != "Failed":  # a failure is reported in full after
             self.last = seen
             self.console.print(f"[dim]{elapsed:5.1f}s[/dim] {state_line(d)}", soft_wrap=True)
             for r in status.get("replicas_detail") or []:
                 message = " ".join(str(r.get("message") or "").split())
-                self.console.print(f"        {escape(r['name'])}: {escape(r['state'])} {escape(message)}")
+                self.console.print(
+                    f"        {escape(r['name'])}: {escape(r['state'])} {escape(message)}".rstrip()
+                )
 
 
 def wait(client: Client, name: str, timeout: float) -> dict[str, Any]:
