@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 def upgrade_cmd(
     ctx: typer.Context,
     backend_store_uri: str = typer.Option(None, help="Database URL (default: SQLite in the data dir)."),
-    as_json: bool = options.JSON,
+    global_json: bool = options.JSON,
 ) -> None:
     """Apply all pending migrations."""
     settings = Settings(backend_store_uri=backend_store_uri).resolved()

@@ -66,7 +66,7 @@ def _nothing() -> None:
 
 def _with_global_options(command: Any, params: list[Any]) -> None:
     """Attach the global options to ``command`` and, if it is a group, to everything under it."""
-    if not any(p.name in options.NAMES for p in command.params):
+    if options.JSON_FLAG not in {opt for p in command.params for opt in getattr(p, "opts", ())}:
         command.params.extend(params)
     for sub in getattr(command, "commands", {}).values():
         _with_global_options(sub, params)

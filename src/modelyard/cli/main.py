@@ -117,10 +117,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    url: str | None = options.URL,
-    token: str | None = options.TOKEN,
-    username: str | None = options.USERNAME,
-    as_json: bool = options.JSON,
+    global_url: str | None = options.URL,
+    global_token: str | None = options.TOKEN,
+    global_username: str | None = options.USERNAME,
+    global_json: bool = options.JSON,
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
     ),

@@ -41,9 +41,19 @@ def wants_json(ctx: typer.Context) -> bool:
 
 
 def _remember(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
-    if value is not None and value is not False and param.name:
-        setattr(chosen(ctx), param.name, value)
+    if value is not None and value is not False and param.name in _FIELDS:
+        setattr(chosen(ctx), _FIELDS[param.name], value)
     return value
+
+
+# Parameter names of their own: click keys parsed values by name, so a command's own ``username``
+# argument (``users create NAME``) would otherwise be taken for ``--username``.
+_FIELDS = {
+    "global_url": "url",
+    "global_token": "token",
+    "global_username": "username",
+    "global_json": "as_json",
+}
 
 
 URL_HELP = (
@@ -55,6 +65,7 @@ TOKEN_HELP = (
     "`modelyard server`)."
 )
 USERNAME_HELP = "With --token: send cube-studio's '<username>|<token>' header."
+JSON_FLAG = "--json"  # a command that has it has the global options already (or its own --json)
 JSON_HELP = "Print JSON (the API's documents) instead of tables and sentences."
 
 
@@ -80,14 +91,14 @@ USERNAME = typer.Option(
     metavar="NAME",
 )
 JSON = typer.Option(
-    False, "--json", help=JSON_HELP, expose_value=False, callback=_remember, rich_help_panel=PANEL
+    False, JSON_FLAG, help=JSON_HELP, expose_value=False, callback=_remember, rich_help_panel=PANEL
 )
 
 
 def template(
-    url: str | None = URL, token: str | None = TOKEN, username: str | None = USERNAME, as_json: bool = JSON
+    global_url: str | None = URL,
+    global_token: str | None = TOKEN,
+    global_username: str | None = USERNAME,
+    global_json: bool = JSON,
 ) -> None:
     """The signature the global options are built from (typer turns it into click parameters)."""
-
-
-NAMES = frozenset({"url", "token", "username", "as_json"})
