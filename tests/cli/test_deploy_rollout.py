@@ -107,6 +107,11 @@ def test_commands_wait_show_progress_and_restart_rolls_surge_first(
     assert httpx.post(endpoint, json=ROWS).json() == {"predictions": [0, 2]}
     before = shown(cli, "iris-stg")
     [old] = before["status"]["replicas_detail"]
+    logged = cli("logs", "iris-stg", "--json")
+    assert logged.exit_code == 0, logged.output
+    lines = json.loads(logged.stdout)
+    assert {line["replica"] for line in lines} == {old["name"]}
+    assert any("serving model 'iris-stg'" in line["line"] for line in lines), lines
 
     caller = Caller(endpoint)
     caller.start()
