@@ -5,8 +5,9 @@
    metrics in the Default experiment, and a stopped deployment of a registered model (so that ``deploy
    list`` prints a row; stopped, so no replica runs during the measurement).
 2. Runs each command ``--runs`` times (default 10) as a fresh process, in interleaved rounds (every
-   command once per round, the order rotating), after one untimed run each that must succeed; the
-   commands' output goes to /dev/null. Both CLIs talk to the same server (``MODELYARD_URL`` /
+   command once per round, the order rotating), after one untimed run each that must succeed (and
+   writes the bytecode of modelyard's modules, as installing a package does); the commands' output
+   goes to /dev/null. Both CLIs talk to the same server (``MODELYARD_URL`` /
    ``MLFLOW_TRACKING_URI``, and their tokens).
 3. Prints per command the median, min and max wall time and the median CPU time (user + system: less
    disturbed by other processes on a shared machine), each modelyard command's ratio to its mlflow
@@ -222,7 +223,9 @@ def main() -> None:
                 "MLFLOW_TRACKING_TOKEN": token,
                 "COLUMNS": "120",
             }
-            for name in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+            # PYTHONDONTWRITEBYTECODE would make every run compile modelyard's modules from source
+            # (a checkout's src/ has no bytecode yet); an installed package's are compiled already
+            for name in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "PYTHONDONTWRITEBYTECODE"):
                 env.pop(name, None)
             commands = {
                 name: [part.format(modelyard=args.modelyard_bin, mlflow=args.mlflow_bin) for part in argv]
