@@ -48,7 +48,7 @@ def _placeholder(name: str, lazy: Lazy) -> typer.core.TyperCommand:
 
 def load(name: str, lazy: Lazy) -> Any:
     """The real click command of ``lazy``: its module imported, built by typer like any other."""
-    holder = typer.Typer()
+    holder = typer.Typer(add_completion=False)
     holder.callback()(_nothing)  # a callback makes typer build a group, whatever ``register`` adds
     lazy.register(holder, importlib.import_module(lazy.module))
     group = typer.main.get_command(holder)
@@ -74,7 +74,7 @@ def _with_global_options(command: Any, params: list[Any]) -> None:
 
 def global_params() -> list[Any]:
     """The global options as click parameters, built by typer from ``options.template``."""
-    holder = typer.Typer()
+    holder = typer.Typer(add_completion=False)
     holder.command()(options.template)
     return list(typer.main.get_command(holder).params)
 
