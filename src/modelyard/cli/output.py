@@ -2,7 +2,8 @@
 which server to talk to, and turning a failure into one red line and exit code 1.
 
 Consoles are made per call, not at import, so they write to whatever ``sys.stdout`` is at that moment
-(a test runner's capture included). Width follows the terminal, or ``COLUMNS`` when piped.
+(a test runner's capture included). Width follows the terminal, or ``COLUMNS`` when piped. They replace
+no ``:emoji:`` codes: a run named ``ship:rocket:`` is shown as it is named.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ STATUS_STYLES = {
 
 
 def console() -> Console:
-    return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, emoji=False)
 
 
 def fail(message: str) -> NoReturn:
     """Print ``Error: <message>`` in red on stderr, on one line, and exit with status 1."""
     line = " ".join(message.split())
-    Console(file=sys.stderr, highlight=False).print(f"[bold red]Error:[/bold red] [red]{escape(line)}[/red]")
+    Console(file=sys.stderr, highlight=False, emoji=False).print(
+        f"[bold red]Error:[/bold red] [red]{escape(line)}[/red]"
+    )
     raise typer.Exit(1)
 
 

@@ -125,7 +125,7 @@ class _View:
 def wait(client: Client, name: str, timeout: float) -> dict[str, Any]:
     """The deployment once settled (``Deployed``, ``Stopped`` or ``Failed``: see ``failed``); exit 1
     with the reason when it is still changing after ``timeout`` seconds."""
-    err = Console(file=sys.stderr, highlight=False)
+    err = Console(file=sys.stderr, highlight=False, emoji=False)
     view = _View(err, name)
     try:
         if err.is_terminal:
@@ -147,7 +147,7 @@ def wait(client: Client, name: str, timeout: float) -> dict[str, Any]:
 def failed(d: dict[str, Any]) -> None:
     """Print why the deployment failed (the message's lines as they are: a loader's error spans
     several) on stderr, how to retry, and exit 1."""
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    err = Console(file=sys.stderr, highlight=False, emoji=False, soft_wrap=True)
     name = escape(d["name"])
     lines = str(d["status"]["message"]).splitlines() or ["(no message)"]
     err.print(f"[bold red]Error:[/bold red] [red]deployment {name} failed: {escape(lines[0])}[/red]")
