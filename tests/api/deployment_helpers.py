@@ -60,7 +60,8 @@ def register_model(
 @pytest.fixture
 def registered(live_server: LiveServer, admin_token: str) -> Iterator[str]:
     """Versions 1 and 2 of model 'iris' on the live server; the run id of version 1."""
-    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token)) as http:
+    # a busy machine (the suite shares 2 cores) can take longer than httpx's default 5 s
+    with httpx.Client(base_url=live_server.url, headers=auth_header(admin_token), timeout=60) as http:
         run, _ = register_model(http, "iris")
         register_model(http, "iris")  # version 2
     yield run

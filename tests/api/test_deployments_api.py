@@ -11,6 +11,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from modelyard.domain.deployments import Phase
 from modelyard.services import Services
 from tests.api.deployment_helpers import (
     API,
@@ -127,7 +128,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
         "available_replicas", "endpoint", "spec", "source_deployment_id", "generation", "created_at",
         "updated_at",
     ]  # fmt: skip
-    assert list(info["actions"]) == ["stop", "start", "rollback"]
+    assert list(info["actions"]) == ["stop", "start", "restart", "rollback"]
     assert [f["name"] for f in info["add_columns"]] == [
         "name", "group", "stage", "display_name", "description", "stop", "endpoint", "predictors",
     ]  # fmt: skip
@@ -141,7 +142,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
     member = ok(http.get(f"{BASE}/_info", headers=team.member.headers))["permissions"]
     assert member == [
         "can_list", "can_show", "can_add", "can_edit", "can_delete", "can_action_stop", "can_action_start",
-        "can_action_rollback",
+        "can_action_restart", "can_action_rollback",
     ]  # fmt: skip
 
 
@@ -158,7 +159,7 @@ def test_info_describes_the_resource(http: TestClient, team: Team) -> None:
             {"predictors": [{"model": "models:/iris/1", "gpus": 1}]},
             400,
             "predictors[0]: unknown field(s) ['gpus']; allowed: ['batching', 'env', 'instance_type', 'model', "
-            "'name', 'replicas', 'resources', 'traffic'].",
+            "'name', 'replicas', 'resources', 'restarted_at', 'traffic'].",
         ),
         (
             {"predictors": [{"model": "models:/iris/1", "replicas": -1}]},
@@ -271,7 +272,7 @@ def test_other_bad_requests(http: TestClient, team: Team) -> None:
     refused(
         http.get(f"{BASE}/action/explode/iris-staging", headers=who),
         404,
-        "has no action 'explode'; its actions are: stop, start, rollback.",
+        "has no action 'explode'; its actions are: stop, start, restart, rollback.",
     )
     refused(
         http.delete(f"{BASE}/iris-staging/tokens/abc", headers=who),
@@ -387,6 +388,63 @@ def test_actions_history_and_rollback(http: TestClient, team: Team) -> None:
     )
     assert result == {"action": "stop", "ids": [first["id"]], "count": 1}
     refused(http.post(f"{BASE}/multi_action/stop", json={"ids": ["nope"]}, headers=who), 404, "'nope'")
+
+
+def test_restart_marks_the_spec_and_start_retries_a_failed_deployment(
+    http: TestClient, services: Services, team: Team
+) -> None:
+    who = team.member.headers
+    first = create(http, team.member, "iris-staging")
+    restarted = ok(http.post(f"{BASE}/iris-staging/restart", headers=who))
+    at = restarted["spec"]["predictors"][0].pop("restarted_at")
+    assert at > 0 and restarted["spec"] == first["spec"]  # the same spec, marked
+    assert (restarted["status"]["generation"], restarted["status"]["phase"]) == (2, "Deploying")
+    assert restarted["history"][0]["spec"]["predictors"][0]["restarted_at"] == at
+    again = ok(http.get(f"{BASE}/action/restart/{first['id']}", headers=who))
+    assert again["spec"]["predictors"][0]["restarted_at"] >= at and again["status"]["generation"] == 3
+    # a later change keeps the mark (the replicas are not replaced by scaling)
+    scaled = ok(http.post(f"{BASE}/iris-staging/scale", json={"replicas": 2}, headers=who))
+    assert scaled["spec"]["predictors"][0]["restarted_at"] == again["spec"]["predictors"][0]["restarted_at"]
+
+    refused(
+        http.post(f"{BASE}/iris-staging/restart", json={"predictor": "x"}, headers=who),
+        400,
+        "predictor: no predictor named 'x'; the deployment has: main.",
+    )
+    refused(
+        http.post(f"{BASE}/iris-staging/restart", json={"replicas": 1}, headers=who),
+        400,
+        "body: unknown field(s) ['replicas']; allowed: predictor.",
+    )
+    refused(
+        http.post(f"{BASE}/iris-staging/restart", json={"predictor": 3}, headers=who),
+        400,
+        "predictor: expected a string, got 3.",
+    )
+    refused(http.post(f"{BASE}/iris-staging/restart", headers=team.viewer.headers), 403, "'member' role")
+    refused(http.post(f"{BASE}/iris-staging/restart", headers=team.outsider.headers), 404)
+
+    # start on a deployment that is not Failed changes nothing; on a Failed one it restarts
+    same = ok(http.get(f"{BASE}/action/start/iris-staging", headers=who))
+    assert same["status"]["generation"] == scaled["status"]["generation"]
+    d = services.deployments.get(services.identity.authenticate_token(team.member.token), "iris-staging")
+    services.deployments.report_status(
+        d["id"], d["status"]["generation"], Phase.FAILED, "Replica x failed: boom", []
+    )
+    retried = ok(http.get(f"{BASE}/action/start/iris-staging", headers=who))
+    assert retried["status"]["generation"] == d["status"]["generation"] + 1
+    assert retried["spec"]["predictors"][0]["restarted_at"] > scaled["spec"]["predictors"][0]["restarted_at"]
+    assert retried["status"]["phase"] == "Deploying"
+
+    ok(http.get(f"{BASE}/action/stop/iris-staging", headers=who))
+    refused(
+        http.post(f"{BASE}/iris-staging/restart", headers=who),
+        409,
+        "Deployment 'iris-staging' is stopped: no replica runs to restart.",
+    )
+    form = {"filters": where(("resource_type", "eq", "deployment"), ("action", "eq", "restart"))}
+    events = ok(http.get("/audit_event/api/", params={"form_data": orjson.dumps(form).decode()}))["data"]
+    assert [(e["resource_id"], e["actor"]) for e in events] == [("iris-staging", "alice")] * 2
 
 
 def test_one_call_deploy_to_staging(http: TestClient, team: Team) -> None:

@@ -77,8 +77,8 @@ def test_info_describes_both_resources(http: TestClient) -> None:
     info = ok(http.get("/registered_model/api/_info"))
     assert info["primary_key"] == "id" and info["title_column"] == "name"
     assert info["list_columns"] == [
-        "id", "name", "description", "group_id", "user_id", "version_count", "latest_version", "aliases",
-        "creation_timestamp", "last_updated_timestamp",
+        "id", "name", "description", "group_id", "group", "user_id", "version_count", "latest_version",
+        "aliases", "creation_timestamp", "last_updated_timestamp",
     ]  # fmt: skip
     columns = {c["name"]: c for c in info["columns"]}
     assert columns["versions"]["relation"] == {"kind": "many_to_many", "resource": "model_version"}
@@ -113,10 +113,13 @@ def test_info_describes_both_resources(http: TestClient) -> None:
 def test_registered_models_list_filter_show_update_delete(http: TestClient, services: Services) -> None:
     default = group_id(services, Principal.system(), "default")
     created = ok(http.post("/registered_model/api/", json={"name": "iris", "description": "flowers"}), 201)
-    assert {k: created[k] for k in ("name", "description", "group_id", "user_id", "version_count")} == {
+    assert {
+        k: created[k] for k in ("name", "description", "group_id", "group", "user_id", "version_count")
+    } == {
         "name": "iris",
         "description": "flowers",
         "group_id": default,
+        "group": "default",
         "user_id": "admin",
         "version_count": 0,
     }

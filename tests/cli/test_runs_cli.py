@@ -174,3 +174,14 @@ def test_compare_needs_two_runs(cli: Invoke, client: Client, experiment: str) ->
     result = cli("runs", "compare", next(iter(_ids_by_name(client, experiment).values())))
     assert result.exit_code == 1
     assert "at least two" in result.stderr
+
+
+def test_names_are_shown_as_they_are(cli: Invoke, client: Client) -> None:
+    # rich would turn ':rocket:' into an emoji; the CLI shows what was logged
+    run_id = client.create_run("0", run_name="ship:rocket:").info.run_id
+    client.log_param(run_id, "note", ":thumbs_up: [bold]x[/bold]")
+    listed = cli("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "ship:rocket:" in listed.stdout
+    shown = cli("runs", "show", run_id)
+    assert "ship:rocket:" in shown.stdout and ":thumbs_up: [bold]x[/bold]" in shown.stdout

@@ -69,10 +69,17 @@ def test_deployment_lifecycle(client: Client, registered: str) -> None:
     with pytest.raises(ModelyardError) as no_logs:
         client.deployments.logs("iris-prod")
     assert (no_logs.value.status_code, no_logs.value.error_code) == (503, "TEMPORARILY_UNAVAILABLE")
+    polled: list[str] = []
     with pytest.raises(
-        ModelyardError, match=re.escape("is still Deploying after 0.2s: Waiting for the controller.")
+        ModelyardError,
+        match=re.escape(
+            "is still Deploying after 0.2s: the controller has not taken up the latest change yet"
+        ),
     ):
-        client.deployments.wait("iris-prod", timeout=0.2, poll=0.05)
+        client.deployments.wait(
+            "iris-prod", timeout=0.2, poll=0.05, on_poll=lambda d: polled.append(d["name"])
+        )
+    assert polled and set(polled) == {"iris-prod"}
 
 
 def test_quotas(client: Client, registered: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from modelyard.domain.deployments import (
     replica_template,
     validate_deployment_name,
     with_replicas,
+    with_restart,
 )
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.quotas import (
@@ -150,6 +152,44 @@ def test_templates_change_with_the_model_not_with_replicas() -> None:
     assert replica_template("d", base.predictors[0], "loc2") != t1
     changed = merge_spec(base, {"predictors": [{"name": "main", "env": {"X": "1"}}]})
     assert replica_template("d", changed.predictors[0], "loc") != t1
+
+
+def test_a_restart_changes_the_template_and_nothing_else() -> None:
+    base = parse_spec(
+        {
+            "predictors": [
+                {"model": "models:/iris/1", "traffic": 50},
+                {"model": "models:/iris/2", "traffic": 50},
+            ]
+        }
+    )
+    # never restarted: the field is absent, so specs and templates read as before restarts existed
+    assert "restarted_at" not in base.to_json()["predictors"][0]
+    t_main, t_p1 = (replica_template("d", p, "loc") for p in base.predictors)
+    restarted = with_restart(base, 1_700_000_000_000)
+    assert [p.restarted_at for p in restarted.predictors] == [1_700_000_000_000] * 2
+    assert replica_template("d", restarted.predictors[0], "loc") != t_main
+    again = parse_spec(restarted.to_json())  # stored and read back
+    assert again == restarted and again.to_json()["predictors"][1]["restarted_at"] == 1_700_000_000_000
+    only_p1 = with_restart(base, 5, "p1")
+    assert replica_template("d", only_p1.predictors[0], "loc") == t_main
+    assert replica_template("d", only_p1.predictors[1], "loc") != t_p1
+    # a later change keeps the restart mark (predictors are merged by name), and scaling keeps the template
+    single = with_restart(parse_spec(spec()), 7)
+    assert (
+        merge_spec(single, {"predictors": [{"name": "main", "replicas": 3}]}).predictors[0].restarted_at == 7
+    )
+    scaled = with_replicas(restarted, 3, "main")
+    assert scaled.predictors[0].restarted_at == 1_700_000_000_000
+    assert replica_template("d", scaled.predictors[0], "loc") == replica_template(
+        "d", restarted.predictors[0], "loc"
+    )
+    with pytest.raises(
+        InvalidParameter, match=re.escape("predictor: no predictor named 'x'; the deployment has: main, p1.")
+    ):
+        with_restart(base, 5, "x")
+    with pytest.raises(InvalidParameter, match=r"predictors\[0\].restarted_at: expected a whole number"):
+        parse_spec(spec(restarted_at=-1))
 
 
 def test_history_keeps_the_latest_32_distinct_specs() -> None:

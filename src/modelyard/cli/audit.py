@@ -39,7 +39,6 @@ def list_events(
     since: str | None = typer.Option(None, "--since", help="From this ISO date or time on."),
     until: str | None = typer.Option(None, "--until", help="Up to this ISO date or time."),
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many events."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List audit events, newest first (platform admins: all; group admins: their groups')."""
     start = output.parse_time(since, "--since") if since else None
@@ -54,7 +53,7 @@ def list_events(
             until=end,
             limit=limit,
         )
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(events)
         return
     table = output.table("Seq", "Time", "Actor", "Resource", "Action", "Outcome", "Changes")
@@ -77,12 +76,11 @@ def list_events(
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check the audit trail's hash chain (platform admins). Exit code 1 when it is broken."""
     with output.reporting_errors(), output.connect(ctx) as client:
         report = client.admin.verify_audit()
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(report)
     elif report["ok"]:
         output.console().print(

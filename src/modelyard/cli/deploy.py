@@ -1,11 +1,11 @@
-"""``modelyard deploy ...``: deployments of registered models — create, list, show, scale, update,
-stop, start, roll back, history, promote, delete, client tokens, and ``deploy model`` (one call to
-staging). Everything goes through ``client.deployments``."""
+"""``modelyard deploy ...``: deployments of registered models — list, show, history, delete (asks
+first), client tokens; and the commands that change one (``cli.deploy_changes``: create, ``deploy
+model`` (one call to staging), update, scale, stop, start, restart, rollback, promote). Everything goes
+through ``client.deployments``."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import sys
 from typing import Any
 
 import typer
@@ -13,66 +13,16 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from modelyard.cli import output
-from modelyard.client import Client
-from modelyard.client.deployments import predictor_patch
+from modelyard.cli import deploy_changes, output
+from modelyard.cli.progress import desired, phase_text, replicas_text
 
 app = typer.Typer(no_args_is_help=True, help="Deploy registered models as REST endpoints.")
 
-PHASE_STYLES = {
-    "Deployed": "green",
-    "Deploying": "cyan",
-    "Stopping": "yellow",
-    "Stopped": "dim",
-    "Failed": "red",
-}
-MODEL_HELP = "models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/PATH."
-JSON_HELP = "Print JSON."
-
-
-def phase_text(phase: str) -> str:
-    style = PHASE_STYLES.get(phase)
-    return f"[{style}]{escape(phase)}[/{style}]" if style else escape(phase)
-
-
-def desired(spec: dict[str, Any]) -> int:
-    return 0 if spec.get("stop") else sum(int(p.get("replicas", 0)) for p in spec.get("predictors", []))
+NAME_HELP = deploy_changes.NAME_HELP
 
 
 def models_of(spec: dict[str, Any]) -> str:
     return ", ".join(str(p.get("model", "")) for p in spec.get("predictors", [])) or output.MISSING
-
-
-def _spec_file(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--spec-file {path}: not valid JSON ({exc}).") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"--spec-file {path}: expected a JSON object of spec fields.")
-    return data
-
-
-def _wait(client: Client, name: str, timeout: float) -> dict[str, Any]:
-    with output.console().status(f"Waiting for deployment {name} ..."):
-        found = client.deployments.wait(name, timeout=timeout)
-    if found["status"]["phase"] == "Failed":
-        output.fail(f"Deployment '{name}' failed: {found['status']['message']}")
-    return found
-
-
-def _summary(d: dict[str, Any], verb: str) -> None:
-    status = d["status"]
-    out = output.console()
-    out.print(
-        f"{verb} deployment [bold]{escape(d['name'])}[/bold] ({d['stage']}, group {escape(str(d['group']))}): "
-        f"{phase_text(status['phase'])} {status['available_replicas']}/{desired(d['spec'])} replica(s) "
-        f"available. {escape(status['message'])}"
-    )
-    if d.get("urls"):
-        out.print(f"Endpoint: {escape(d['urls']['seldon'])}", soft_wrap=True)
 
 
 def _grid(rows: list[tuple[str, str]]) -> Table:
@@ -85,65 +35,8 @@ def _grid(rows: list[tuple[str, str]]) -> Table:
 
 
 # ---- create and read -------------------------------------------------------------------------------
-@app.command("create")
-def create(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name (lowercase letters, digits, '-')."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    replicas: int = typer.Option(1, "--replicas", min=0, help="Replicas of the model."),
-    stage: str = typer.Option("staging", "--stage", help="staging, or production (group admins)."),
-    group: str | None = typer.Option(None, "--group", help="The group (default: your only one)."),
-    cpu: str | None = typer.Option(None, "--cpu", help="CPU per replica, e.g. 500m or 2 (default 500m)."),
-    memory: str | None = typer.Option(None, "--memory", help="Memory per replica, e.g. 512Mi (default)."),
-    private: bool = typer.Option(False, "--private", help="Require a client token to call the endpoint."),
-    spec_file: Path | None = typer.Option(None, "--spec-file", help="A JSON file with the whole spec."),
-    wait: bool = typer.Option(False, "--wait", help="Wait until it is Deployed (or Failed)."),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds --wait waits at most."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Create a deployment of a model version (or of a whole spec with --spec-file)."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        spec = _spec_file(spec_file)
-        if spec is None and model is None:
-            output.fail("Give --model models:/NAME/VERSION (or --spec-file FILE).")
-        d = client.deployments.create(
-            name,
-            model=model,
-            replicas=replicas,
-            stage=stage,
-            group=group,
-            cpu=cpu,
-            memory=memory,
-            private=private,
-            spec=spec,
-        )
-        if wait:
-            d = {**_wait(client, name, timeout), "urls": d["urls"]}
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, "Created")
-
-
-@app.command("model")
-def deploy_model(
-    ctx: typer.Context,
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    name: str | None = typer.Option(None, "--name", help="The deployment's name (default: from the model)."),
-    group: str | None = typer.Option(None, "--group", help="The group (default: your only one)."),
-    wait: bool = typer.Option(False, "--wait", help="Wait until it is Deployed (or Failed)."),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds --wait waits at most."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Deploy a model to staging in one step: one replica, your group."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        d = client.deployments.deploy(model, name=name, group=group)
-        if wait:
-            d = {**_wait(client, d["name"], timeout), "urls": d["urls"]}
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, "Deployed")
+app.command("create")(deploy_changes.create)
+app.command("model")(deploy_changes.deploy_model)
 
 
 @app.command("list")
@@ -152,13 +45,12 @@ def list_deployments(
     stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
     group: str | None = typer.Option(None, "--group", help="Only this group."),
     phase: str | None = typer.Option(None, "--phase", help="Only this phase (e.g. Failed)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the deployments you can see."""
     filters = [(c, "eq", v) for c, v in (("stage", stage), ("group", group), ("phase", phase)) if v]
     with output.reporting_errors(), output.connect(ctx) as client:
         found = client.deployments.list(filters)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(found)
         return
     table = output.table("Name", "Group", "Stage", "Phase", "Replicas", "Model", "Endpoint", "Updated")
@@ -181,31 +73,31 @@ def list_deployments(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    name: str = typer.Argument(..., help=NAME_HELP),
 ) -> None:
     """Show a deployment: phase and why, replicas, endpoints, predictors and their models."""
     with output.reporting_errors(), output.connect(ctx) as client:
         d = client.deployments.get(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(d)
         return
     spec, status = d["spec"], d["status"]
     rows = [
-        ("Name", f"{escape(d['name'])} (id {d['id']})"),
+        ("Name", escape(d["name"])),
         ("Group", escape(str(d["group"]))),
         ("Owner", escape(d["owner"]) or output.MISSING),
         ("Stage", d["stage"]),
         ("Phase", phase_text(status["phase"])),
         ("Message", escape(status["message"]) or output.MISSING),
-        ("Replicas", f"{status['available_replicas']} available of {desired(spec)} wanted"),
+        ("Replicas", replicas_text(d)),
         ("Access", spec["endpoint"]["access"]),
         *((f"Endpoint ({p})", escape(url)) for p, url in d["urls"].items()),
         ("Updated", output.format_time(d["updated_at"])),
         ("History", f"{len(d['history'])} spec(s); `modelyard deploy history {escape(d['name'])}`"),
     ]
-    if d.get("promoted_from"):
-        rows.append(("Promoted from", f"deployment {d['promoted_from']}"))
+    if d.get("promoted_from") is not None:
+        source = d.get("promoted_from_name")
+        rows.append(("Promoted from", escape(source) if source else "a deployment deleted since"))
     predictors = output.table("Predictor", "Model", "Version", "Replicas", "CPU", "Memory", "GPU", "Traffic")
     for p in spec["predictors"]:
         resolved = d["models"].get(p["name"], {})
@@ -239,13 +131,12 @@ def show(
 @app.command("history")
 def history(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    name: str = typer.Argument(..., help=NAME_HELP),
 ) -> None:
     """The deployment's spec history, newest first (roll back with `deploy rollback NAME --to INDEX`)."""
     with output.reporting_errors(), output.connect(ctx) as client:
         entries = client.deployments.history(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(entries)
         return
     table = output.table("Index", "Time", "By", "Model", "Replicas", "Stopped")
@@ -261,160 +152,74 @@ def history(
     output.console().print(table)
 
 
-# ---- changes ---------------------------------------------------------------------------------------
-@app.command("update")
-def update(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas of the predictor."),
-    cpu: str | None = typer.Option(None, "--cpu", help="CPU per replica."),
-    memory: str | None = typer.Option(None, "--memory", help="Memory per replica."),
-    predictor: str | None = typer.Option(
-        None, "--predictor", help="Which predictor (default: the only one)."
-    ),
-    spec_file: Path | None = typer.Option(None, "--spec-file", help="A JSON file of spec fields to change."),
-    access: str | None = typer.Option(None, "--access", help="public or private."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Change a deployment's spec: model version, replicas, resources (rolled out surge-first)."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        patch = _spec_file(spec_file) or {}
-        if model is not None or replicas is not None or cpu or memory:
-            current = client.deployments.get(name)["spec"]
-            patch["predictors"] = predictor_patch(
-                current, model=model, replicas=replicas, cpu=cpu, memory=memory, predictor=predictor
-            )
-        if access is not None:
-            patch["endpoint"] = {"access": access}
-        if not patch:
+# ---- changes (cli/deploy_changes.py) ------------------------------------------------------------
+for _name, _command in (
+    ("update", deploy_changes.update),
+    ("scale", deploy_changes.scale),
+    ("stop", deploy_changes.stop),
+    ("start", deploy_changes.start),
+    ("restart", deploy_changes.restart),
+    ("rollback", deploy_changes.rollback),
+    ("promote", deploy_changes.promote),
+):
+    app.command(_name)(_command)
+
+
+def _confirm_delete(d: dict[str, Any], yes: bool) -> None:
+    """Ask before deleting: a y/N question on a terminal (``--yes`` skips it), and for a production
+    deployment always the deployment's name to type, ``--yes`` or not. Without a terminal nobody can
+    answer, so only ``--yes`` deletes."""
+    name = d["name"]
+    if not sys.stdin.isatty():
+        if not yes:
             output.fail(
-                "Nothing to change: give --model, --replicas, --cpu, --memory, --access or --spec-file."
+                f"Deleting deployment '{name}' needs a confirmation and there is no terminal to ask on: "
+                "add --yes."
             )
-        d = client.deployments.update(name, patch)
-    if as_json:
-        output.print_json(d)
         return
-    _summary(d, "Updated")
-
-
-@app.command("scale")
-def scale(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    replicas: int = typer.Argument(..., help="How many replicas."),
-    predictor: str | None = typer.Option(
-        None, "--predictor", help="Which predictor (default: the only one)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Set the number of replicas."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        d = client.deployments.scale(name, replicas, predictor=predictor)
-    if as_json:
-        output.print_json(d)
+    production = d["stage"] == "production"
+    if yes and not production:
         return
-    _summary(d, "Scaled")
-
-
-@app.command("stop")
-def stop(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Stop every replica; the endpoint stays and answers 503 until the deployment is started."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        d = client.deployments.stop(name)
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, "Stopped")
-
-
-@app.command("start")
-def start(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Start a stopped deployment again."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        d = client.deployments.start(name)
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, "Started")
-
-
-@app.command("rollback")
-def rollback(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    to: int = typer.Option(
-        1, "--to", min=0, help="History index to restore (1: the spec before the last change)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Restore an earlier spec from the deployment's history."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        d = client.deployments.rollback(name, to)
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, f"Rolled back (to history {to})")
-
-
-@app.command("promote")
-def promote(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="The staging deployment's name or id."),
-    target: str = typer.Option(..., "--name", help="The new production deployment's name."),
-    replicas: int | None = typer.Option(None, "--replicas", min=0, help="Replicas in production."),
-    cpu: str | None = typer.Option(None, "--cpu", help="CPU per replica in production."),
-    memory: str | None = typer.Option(None, "--memory", help="Memory per replica in production."),
-    private: bool | None = typer.Option(None, "--private/--public", help="Endpoint access in production."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Promote a staging deployment to a new production one (group admins), with its own copy of the
-    model files that later registry changes cannot alter."""
-    with output.reporting_errors(), output.connect(ctx) as client:
-        overrides: dict[str, Any] = {}
-        if replicas is not None or cpu or memory:
-            current = client.deployments.get(name)["spec"]
-            overrides["predictors"] = predictor_patch(current, replicas=replicas, cpu=cpu, memory=memory)
-        if private is not None:
-            overrides["endpoint"] = {"access": "private" if private else "public"}
-        d = client.deployments.promote(name, target, overrides)
-    if as_json:
-        output.print_json(d)
-        return
-    _summary(d, f"Promoted {escape(name)} to production as")
+    what = (
+        f"{d['stage']} deployment '{name}' (group {d['group']}, {replicas_text(d)}): its endpoint "
+        f"{d['status']['endpoint']} goes away"
+    )
+    if production:
+        typed = typer.prompt(f"Delete {what}. Type its name to confirm", default="", err=True)
+        confirmed = typed.strip() == name
+    else:
+        confirmed = typer.confirm(f"Delete {what}?", default=False, err=True)
+    if not confirmed:
+        output.fail(f"Deployment '{name}' was not deleted.")
 
 
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    name: str = typer.Argument(..., help=NAME_HELP),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Do not ask (needed without a terminal; production still asks on one)."
+    ),
 ) -> None:
-    """Delete a deployment: its replicas drain and stop, its endpoint goes away."""
+    """Delete a deployment: its replicas drain and stop, its endpoint goes away. Asks first."""
     with output.reporting_errors(), output.connect(ctx) as client:
+        _confirm_delete(client.deployments.get(name), yes)
         d = client.deployments.delete(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(d)
         return
-    output.console().print(f"Deleted deployment [bold]{escape(d['name'])}[/bold] (id {d['id']}).")
+    output.console().print(
+        f"Deleted deployment [bold]{escape(d['name'])}[/bold]; its replicas drain and stop in the background."
+    )
 
 
 @app.command("tokens")
 def tokens(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The deployment's name or id."),
+    name: str = typer.Argument(..., help=NAME_HELP),
     action: str = typer.Argument("list", help="list, create or revoke."),
     token_id: int | None = typer.Argument(None, help="With revoke: the token's id."),
     label: str = typer.Option("", "--label", help="With create: what the token is for."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Client tokens of a private endpoint: list them, create one (its secret is shown once), revoke one."""
     if action not in ("list", "create", "revoke"):
@@ -429,7 +234,7 @@ def tokens(
             result = client.deployments.revoke_token(name, token_id)
         else:
             result = client.deployments.tokens(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(result)
         return
     out = output.console()

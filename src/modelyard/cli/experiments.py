@@ -13,8 +13,6 @@ from modelyard.schemas import Experiment
 
 app = typer.Typer(no_args_is_help=True, help="Browse experiments.")
 
-URL_HELP = "Server URL (default: the global --url, MODELYARD_URL, or http://127.0.0.1:5050)."
-
 
 class View(StrEnum):
     active = "active"
@@ -44,13 +42,11 @@ def resolve_experiment(client: Client, name_or_id: str) -> Experiment:
 def list_experiments(
     ctx: typer.Context,
     view: View = typer.Option(View.active, "--view", help="Which experiments: active, deleted or all."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List experiments."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         experiments = client.search_experiments(view=view.value)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json([e.to_wire() for e in experiments])
         return
     table = output.table("ID", "Name", "Stage", "Created", "Last update", "Artifact location")

@@ -16,16 +16,15 @@ def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The new group's name."),
     description: str = typer.Option("", "--description", help="What the group is for."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create a group (platform admins), and its default project named like it."""
     with output.reporting_errors(), output.connect(ctx) as client:
         group = client.admin.create_group(name, description)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(group)
         return
     output.console().print(
-        f"Created group [bold]{escape(group['name'])}[/bold] (id {group['id']}) and its default project "
+        f"Created group [bold]{escape(group['name'])}[/bold] and its default project "
         f"'{escape(group['name'])}'. Add members with `modelyard groups add-member {escape(name)} USER --role ROLE`."
     )
 
@@ -33,18 +32,16 @@ def create(
 @app.command("list")
 def list_groups(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the groups you belong to (platform admins: all)."""
     with output.reporting_errors(), output.connect(ctx) as client:
         groups = client.admin.list_groups()
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(groups)
         return
-    table = output.table("ID", "Name", "Members", "Description", "Created")
+    table = output.table("Name", "Members", "Description", "Created")
     for g in groups:
         table.add_row(
-            str(g["id"]),
             escape(g["name"]),
             str(g["member_count"]),
             escape(output.shorten(g["description"])) or output.MISSING,
@@ -59,31 +56,31 @@ def list_groups(
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The group's name."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a group: its members with their roles, and its projects."""
     with output.reporting_errors(), output.connect(ctx) as client:
         group = client.admin.get_group(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(group)
         return
     out = output.console()
-    out.print(
-        f"[bold]Group {escape(group['name'])}[/bold] (id {group['id']})  {escape(group['description'])}"
-    )
+    out.print(f"[bold]Group {escape(group['name'])}[/bold]  {escape(group['description'])}")
     members = output.table("Username", "Role", "Since", title=f"Members ({group['members_count']})")
     for m in group["members"]:
         members.add_row(escape(m["username"]), m["role"], output.format_time(m["created_at"]))
     out.print(members)
-    projects = output.table("ID", "Project", "Description", title=f"Projects ({group['projects_count']})")
+    projects = output.table("Project", "Description", title=f"Projects ({group['projects_count']})")
     for p in group["projects"]:
-        projects.add_row(str(p["id"]), escape(p["name"]), escape(output.shorten(p["description"])))
+        projects.add_row(escape(p["name"]), escape(output.shorten(p["description"])))
     out.print(projects)
 
 
 def _set_role(ctx: typer.Context, group: str, username: str, role: RoleName) -> None:
     with output.reporting_errors(), output.connect(ctx) as client:
         membership = client.admin.set_member(group, username, role.value)
+    if output.wants_json(ctx):
+        output.print_json(membership)
+        return
     output.console().print(
         f"[bold]{escape(membership['username'])}[/bold] now has the '{membership['role']}' role in group "
         f"[bold]{escape(membership['group'])}[/bold]."
@@ -120,7 +117,10 @@ def remove_member(
 ) -> None:
     """Remove a user from a group (group admins and platform admins)."""
     with output.reporting_errors(), output.connect(ctx) as client:
-        client.admin.remove_member(group, username)
+        removed = client.admin.remove_member(group, username)
+    if output.wants_json(ctx):
+        output.print_json(removed)
+        return
     output.console().print(
         f"Removed [bold]{escape(username)}[/bold] from group [bold]{escape(group)}[/bold]."
     )

@@ -32,6 +32,9 @@ def logs(
             lines = client.deployments.logs(
                 name, replica=replica, tail=100 if tail is None else tail, all_replicas=all_replicas
             )
+            if output.wants_json(ctx):
+                output.print_json(lines)
+                return
             out = output.console()
             for item in lines:
                 out.print(f"[dim]\\[{escape(item['replica'])}][/dim] {escape(item['line'])}", soft_wrap=True)
@@ -41,6 +44,9 @@ def logs(
             for line in client.deployments.follow_logs(
                 name, replica=replica, tail=10 if tail is None else tail, all_replicas=all_replicas
             ):
-                out.print(escape(line), soft_wrap=True)
+                if output.wants_json(ctx):  # JSON Lines: one object per line, as it comes
+                    output.print_json_line({"line": line})
+                else:
+                    out.print(escape(line), soft_wrap=True)
         except KeyboardInterrupt:
             return

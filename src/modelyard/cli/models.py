@@ -13,7 +13,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelyard.cli import output
-from modelyard.cli.experiments import URL_HELP
 
 app = typer.Typer(no_args_is_help=True, help="Browse and manage the model registry.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Dataset versions and their lineage.")
@@ -71,14 +70,12 @@ def _versions_table(versions: list[dict[str, Any]], title: str | None = None) ->
 def list_models(
     ctx: typer.Context,
     name: str | None = typer.Option(None, "--name", help="Only models whose name contains this text."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the registered models you can see."""
     filters = [("name", "ct", name)] if name else []
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         models = client.registry.list_models(filters)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(models)
         return
     table = output.table("Name", "Versions", "Latest", "Aliases", "Group", "Description", "Updated")
@@ -88,7 +85,7 @@ def list_models(
             str(m["version_count"]),
             output.MISSING if m["latest_version"] is None else str(m["latest_version"]),
             escape(_aliases(m["aliases"])),
-            str(m["group_id"]),
+            escape(str(m["group"])),
             escape(output.shorten(m["description"], 50)) or output.MISSING,
             output.format_time(m["last_updated_timestamp"]),
         )
@@ -101,13 +98,11 @@ def list_models(
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The registered model's name."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a registered model: description, aliases, tags, latest version per stage."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         model = client.registry.get_model(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(model)
         return
     sections: list[Any] = [
@@ -115,7 +110,7 @@ def show(
             [
                 ("Name", escape(model["name"])),
                 ("Description", escape(model["description"]) or output.MISSING),
-                ("Group", str(model["group_id"])),
+                ("Group", escape(str(model["group"]))),
                 ("Created by", escape(model["user_id"]) or output.MISSING),
                 ("Created", output.format_time(model["creation_timestamp"])),
                 ("Updated", output.format_time(model["last_updated_timestamp"])),
@@ -135,13 +130,11 @@ def show(
 def versions(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The registered model's name."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List a model's versions, newest first."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         found = client.registry.list_versions(name)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(found)
         return
     out = output.console()
@@ -156,16 +149,18 @@ def alias(
     alias_name: str = typer.Argument(..., metavar="ALIAS", help="The alias, e.g. champion."),
     version: str | None = typer.Argument(None, help="The version the alias should name."),
     delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Point an alias at a version (moving it if it named another one), or remove it with --delete."""
     if delete == (version is not None):
         output.fail("Give a VERSION to set the alias to, or --delete to remove it (not both).")
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         if delete:
             client.registry.delete_alias(name, alias_name)
         else:
             client.registry.set_alias(name, alias_name, str(version))
+    if output.wants_json(ctx):
+        output.print_json({"name": name, "alias": alias_name, "version": None if delete else str(version)})
+        return
     what = "removed" if delete else f"now names version {escape(str(version))}"
     output.console().print(f"Alias [bold]@{escape(alias_name)}[/bold] of {escape(name)} {what}.")
 
@@ -179,16 +174,18 @@ def stage(
     archive_existing: bool = typer.Option(
         False, "--archive-existing", help="Move the model's other versions in that stage to Archived."
     ),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Move a version to another stage."""
     chosen = next((s for s in STAGES if s.lower() == to.lower()), None)
     if chosen is None:
         output.fail(f"Unknown stage '{to}'; use one of {', '.join(STAGES)}.")
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         moved = client.registry.transition_stage(
             name, version, chosen, archive_existing_versions=archive_existing
         )
+    if output.wants_json(ctx):
+        output.print_json(moved)
+        return
     output.console().print(f"{escape(name)} version {moved['version']} is now in {_stage(chosen)}.")
 
 
@@ -198,13 +195,15 @@ def download(
     name: str = typer.Argument(..., help="The registered model's name."),
     version: str = typer.Argument(..., help=VERSION_HELP),
     dst: Path = typer.Option(Path("."), "--dst", help="Directory to put the model's files in."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Download a version's model directory (MLmodel and flavor files)."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         number = client.registry.version_number(name, version)
         target = client.registry.download(name, number, dst / f"{name}-v{number}")
     files = sum(1 for p in target.rglob("*") if p.is_file())
+    if output.wants_json(ctx):
+        output.print_json({"name": name, "version": number, "path": str(target), "files": files})
+        return
     output.console().print(
         f"Downloaded {escape(name)} version {number} ({files} file(s)) to [bold]{escape(str(target))}[/bold]."
     )
@@ -219,13 +218,11 @@ def register(
         None, "--path", help="The model's artifact path in the run; needed when it logged several."
     ),
     description: str | None = typer.Option(None, "--description", help="The new version's description."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the new version as JSON."),
 ) -> None:
     """Convert run to model: register the model a run logged as a new version."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         version = client.registry.register_from_run(run_id, name, artifact_path=path, description=description)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(version)
         return
     output.console().print(
@@ -278,13 +275,11 @@ def lineage(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The registered model's name."),
     version: str = typer.Argument(..., help=VERSION_HELP),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Where a version came from: its run, the run's datasets, code version and environment."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         found = client.registry.lineage(name, version)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(found)
         return
     out = output.console()
@@ -321,13 +316,11 @@ def lineage(
 def dataset_lineage(
     ctx: typer.Context,
     dataset_id: str = typer.Argument(..., help="The dataset version's id (see `modelyard runs show`)."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Where a dataset version went: the runs that used it and the model versions registered from them."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         found = client.registry.dataset_lineage(dataset_id)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(found)
         return
     d = found["dataset"]

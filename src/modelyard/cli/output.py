@@ -2,7 +2,8 @@
 which server to talk to, and turning a failure into one red line and exit code 1.
 
 Consoles are made per call, not at import, so they write to whatever ``sys.stdout`` is at that moment
-(a test runner's capture included). Width follows the terminal, or ``COLUMNS`` when piped.
+(a test runner's capture included). Width follows the terminal, or ``COLUMNS`` when piped. They replace
+no ``:emoji:`` codes: a run named ``ship:rocket:`` is shown as it is named.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from modelyard.cli import options
 from modelyard.client import Client, ModelyardError
 
 MISSING = "-"
@@ -34,13 +36,15 @@ STATUS_STYLES = {
 
 
 def console() -> Console:
-    return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, emoji=False)
 
 
 def fail(message: str) -> NoReturn:
     """Print ``Error: <message>`` in red on stderr, on one line, and exit with status 1."""
     line = " ".join(message.split())
-    Console(file=sys.stderr, highlight=False).print(f"[bold red]Error:[/bold red] [red]{escape(line)}[/red]")
+    Console(file=sys.stderr, highlight=False, emoji=False).print(
+        f"[bold red]Error:[/bold red] [red]{escape(line)}[/red]"
+    )
     raise typer.Exit(1)
 
 
@@ -55,25 +59,35 @@ def reporting_errors() -> Iterator[None]:
         fail(str(exc) or type(exc).__name__)
 
 
-def connect(ctx: typer.Context, url: str | None = None) -> Client:
-    """A client for ``--url`` on the command, else the global ``--url``, else MODELYARD_URL and defaults;
-    with the global ``--token`` (and ``--username``), else the client's own resolution (environment,
-    then the user's config file)."""
-    root = ctx.find_root().obj
-    options = root if isinstance(root, dict) else {}
+def connect(ctx: typer.Context) -> Client:
+    """A client for the ``--url`` given (after the command, else before it), else the client's own
+    default; with the ``--token`` (and ``--username``) given, else the client's own resolution
+    (environment, then the user's config file)."""
+    given = options.chosen(ctx)
     # A person is waiting: retry briefly (about a second), not the SDK's patient default.
     return Client(
-        url or options.get("url"),
-        token=options.get("token"),
-        username=options.get("username"),
+        given.url,
+        token=given.token,
+        username=given.username,
         max_retries=CLI_RETRIES,
         backoff=CLI_BACKOFF_S,
     )
 
 
+def wants_json(ctx: typer.Context) -> bool:
+    """Whether ``--json`` was given (before or after the command)."""
+    return options.wants_json(ctx)
+
+
 def print_json(data: Any) -> None:
     # Plain stdout, not rich: JSON must stay byte-for-byte parseable when piped.
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_json_line(data: Any) -> None:
+    """One JSON document on one line, flushed (for a stream that a script reads as it comes)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def table(*columns: str, title: str | None = None) -> Table:

@@ -22,12 +22,11 @@ def _limit(value: Any) -> str:
 def show(
     ctx: typer.Context,
     group: str | None = typer.Argument(None, help="One group (default: every group you belong to)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show groups' quotas next to their current usage."""
     with output.reporting_errors(), output.connect(ctx) as client:
         found = [client.quotas.get(group)] if group else client.quotas.list()
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(found if group is None else found[0])
         return
     table = output.table("Group", "CPU", "Memory", "GPU", "Deployments", "Deploying allowed")
@@ -54,7 +53,6 @@ def set_quota(
     enabled: bool | None = typer.Option(
         None, "--enable-deployments/--disable-deployments", help="Allow the group to deploy models at all."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Set a group's quotas (platform admins); limits not given keep their values."""
     limits: dict[str, Any] = {}
@@ -77,7 +75,7 @@ def set_quota(
         )
     with output.reporting_errors(), output.connect(ctx) as client:
         item = client.quotas.set(group, **limits)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(item)
         return
     quota = item["quota"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,12 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelyard.cli import output
-from modelyard.cli.experiments import URL_HELP, View, resolve_experiment
-from modelyard.client import ModelyardError
+from modelyard.cli.experiments import View, resolve_experiment
+from modelyard.client import Client, ModelyardError
 from modelyard.schemas import Run
 
 app = typer.Typer(no_args_is_help=True, help="List, inspect and compare runs.")
 
+DEFAULT_EXPERIMENT = "Default"  # experiment 0, which always exists (MLflow's default too)
 LIST_METRIC_COLUMNS = 3
 LIST_PARAM_COLUMNS = 2
 # Packages worth naming in an environment summary, when installed.
@@ -32,7 +34,8 @@ NOTABLE_PACKAGES = (
     "lightgbm",
 )
 # Tags whose content `runs show` already prints in the info or code version sections.
-SYSTEM_TAGS_SHOWN_ELSEWHERE = frozenset({"mlflow.runName", "mlflow.parentRunId"})
+SYSTEM_TAGS_SHOWN_ELSEWHERE = frozenset({"mlflow.runName", "mlflow.parentRunId", "mlflow.log-model.history"})
+HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2 and modelyard.log_model list a run's models in it
 GIT_TAGS = frozenset({"mlflow.source.git.commit", "mlflow.source.git.branch", "mlflow.source.git.repoURL"})
 
 
@@ -59,7 +62,14 @@ def _order_keys(order_by: list[str], kind: str) -> list[str]:
 def list_runs(
     ctx: typer.Context,
     *,
-    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
+    experiment: str = typer.Option(
+        DEFAULT_EXPERIMENT,
+        "--experiment",
+        "-e",
+        envvar=["MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"],
+        help="Experiment name or id (default: MLFLOW_EXPERIMENT_NAME, else MLFLOW_EXPERIMENT_ID, else "
+        "Default, as for the mlflow client).",
+    ),
     filter_string: str | None = typer.Option(
         None, "--filter", help="MLflow search filter, e.g. \"metrics.rmse < 1 and params.lr = '0.1'\"."
     ),
@@ -68,12 +78,10 @@ def list_runs(
     ),
     max_results: int = typer.Option(100, "--max", min=1, help="Show at most this many runs."),
     view: View = typer.Option(View.active, "--view", help="Which runs: active, deleted or all."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the runs of an experiment, newest first unless --order-by says otherwise."""
     orders = list(order_by or [])
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         exp = resolve_experiment(client, experiment)
         runs = client.search_runs(
             exp.experiment_id,
@@ -82,7 +90,7 @@ def list_runs(
             max_results=max_results,
             view=view.value,
         )
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json([r.to_wire() for r in runs])
         return
     metric_keys, more_metrics = _pick_keys(
@@ -217,18 +225,86 @@ def _sections(run: Run, experiment_name: str | None, artifacts: list[tuple[str, 
     return sections
 
 
+def _history_models(run: Run) -> list[dict[str, str]]:
+    """Models the ``mlflow.log-model.history`` tag lists (MLflow 2, ``modelyard.log_model``)."""
+    try:
+        entries = json.loads(run.data.tags.get(HISTORY_TAG, "[]"))
+    except json.JSONDecodeError:
+        return []  # a hand-written tag: nothing to show from it
+    found: dict[str, dict[str, str]] = {}
+    for e in entries if isinstance(entries, list) else []:
+        path = e.get("artifact_path") if isinstance(e, dict) else None
+        if isinstance(path, str) and path and e.get("run_id", run.info.run_id) == run.info.run_id:
+            flavors = e.get("flavors")
+            found[path] = {
+                "name": path,
+                "source": f"runs:/{run.info.run_id}/{path}",
+                "flavors": ", ".join(sorted(flavors)) if isinstance(flavors, dict) else "",
+            }
+    return list(found.values())
+
+
+def _models_section(run: Run, logged: list[dict[str, Any]], versions: list[dict[str, Any]]) -> list[Any]:
+    rows = [
+        (
+            m["info"].get("name", ""),
+            m["info"].get("model_id", ""),
+            f"models:/{m['info'].get('model_id', '')}",
+            str(m["info"].get("status", "")).removeprefix("LOGGED_MODEL_").lower(),
+        )
+        for m in logged
+    ]
+    named = {r[0] for r in rows}
+    rows += [
+        (h["name"], output.MISSING, h["source"], output.MISSING)
+        for h in _history_models(run)
+        if h["name"] not in named
+    ]
+    sections: list[Any] = []
+    if rows:
+        sections.append(_kv_table("Logged models", rows, "Name", "Model ID", "Load with", "Status"))
+    if versions:
+        made = [
+            (
+                str(v.get("name", "")),
+                str(v.get("version", "")),
+                str(v.get("current_stage", "")),
+                ", ".join(f"@{a}" for a in v.get("aliases") or []) or output.MISSING,
+                str(v.get("status", "")),
+                str(v.get("source", "")),
+            )
+            for v in versions
+        ]
+        sections.append(
+            _kv_table("Registered versions", made, "Model", "Version", "Stage", "Aliases", "Status", "Source")
+        )
+    return sections
+
+
+def _run_models(client: Client, run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run's MLflow 3 logged models and the registered versions made from it."""
+    run_id = run.info.run_id
+    logged = client.search_logged_models(run.info.experiment_id, filter_string=f"source_run_id = '{run_id}'")
+    return logged, client.registry.search_versions(f"run_id = '{run_id}'")
+
+
 @app.command("show")
 def show(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="The run's id."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
 ) -> None:
-    """Show one run: info, params, latest metrics, tags, datasets, code version, environment, artifacts."""
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    """Show one run: info, params, latest metrics, tags, datasets, code version, environment, its
+    logged models and the registered versions made from it, artifacts."""
+    with output.reporting_errors(), output.connect(ctx) as client:
         run = client.get_run(run_id)
-        if as_json:
-            output.print_json(run.to_wire())
+        try:
+            logged, versions = _run_models(client, run)
+        except ModelyardError as exc:
+            if exc.status_code not in (404, 501):
+                raise
+            logged, versions = [], []  # a server without these APIs (an MLflow 2 server)
+        if output.wants_json(ctx):
+            output.print_json({**run.to_wire(), "logged_models": logged, "model_versions": versions})
             return
         try:
             experiment_name: str | None = client.get_experiment(run.info.experiment_id).name
@@ -236,8 +312,11 @@ def show(
         except ModelyardError:
             experiment_name, files = None, []  # the run itself is what was asked for
     artifacts = [(f.path + ("/" if f.is_dir else ""), output.format_size(f.file_size)) for f in files]
-    out = output.console()
-    out.print(Group(*_sections(run, experiment_name, artifacts)))
+    sections = _sections(run, experiment_name, artifacts)
+    # the models go before the artifacts (the last section, when there are any)
+    at = len(sections) - 1 if artifacts else len(sections)
+    sections[at:at] = _models_section(run, logged, versions)
+    output.console().print(Group(*sections))
 
 
 def _cell(value: str | None) -> str:
@@ -259,17 +338,15 @@ def compare(
     ctx: typer.Context,
     run_ids: list[str] = typer.Argument(..., help="Two or more run ids."),
     only_diff: bool = typer.Option(False, "--diff", help="Show only the rows that differ."),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Compare runs side by side: params and latest metrics; rows that differ are marked with *."""
     if len(run_ids) < 2:
         output.fail("Give at least two run ids to compare.")
-    with output.reporting_errors(), output.connect(ctx, url) as client:
+    with output.reporting_errors(), output.connect(ctx) as client:
         runs = [client.get_run(rid) for rid in run_ids]
     rows = _compare_rows(runs)
     differs = {key for key, values in rows if len(set(values)) > 1}
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(
             {
                 "runs": [{"run_id": r.info.run_id, "run_name": r.info.run_name} for r in runs],

@@ -92,7 +92,8 @@ def server(
         "while this server restarts; 'inline': in this process (env MODELYARD_GATEWAY).",
     ),
 ) -> None:
-    """Start the modelyard server: tracking (MLflow-compatible API), resource API, UI and deployments."""
+    """Start the modelyard server: tracking (MLflow-compatible API), model registry, deployments and
+    their gateway, resource API, metrics."""
     overrides: dict[str, Any] = {
         k: v
         for k, v in {

@@ -29,12 +29,11 @@ def create(
         None, "--expires-in-days", min=1, help="Expire after this many days (default: never)."
     ),
     user: str | None = typer.Option(None, "--user", help="For another user (platform admins only)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (the secret is its 'token')."),
 ) -> None:
     """Create an API token. Its secret is printed this once: it cannot be shown again."""
     with output.reporting_errors(), output.connect(ctx) as client:
         token = client.admin.create_token(name=name, expires_in_days=expires_in_days, username=user)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(token)
         return
     expiry = output.format_time(token["expires_at"]) if token["expires_at"] else "never"
@@ -53,12 +52,11 @@ def create(
 def list_tokens(
     ctx: typer.Context,
     user: str | None = typer.Option(None, "--user", help="Another user's tokens (platform admins only)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List your tokens (never their secrets)."""
     with output.reporting_errors(), output.connect(ctx) as client:
         tokens = client.admin.list_tokens(user)
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(tokens)
         return
     now = int(time.time() * 1000)
@@ -86,6 +84,9 @@ def revoke(
     """Revoke a token: it is refused from now on."""
     with output.reporting_errors(), output.connect(ctx) as client:
         token = client.admin.revoke_token(token_id)
+    if output.wants_json(ctx):
+        output.print_json(token)
+        return
     output.console().print(
         f"Token {token['id']} ({escape(token['prefix'])}…) of {escape(token['username'])} revoked."
     )

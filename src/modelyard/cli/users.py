@@ -35,7 +35,6 @@ def create(
     role: RoleName = typer.Option(RoleName.member, "--role", help="The role in --group."),
     display_name: str = typer.Option("", "--display-name", help="A name for people."),
     email: str = typer.Option("", "--email", help="The user's email address."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create a user. Give them a token with `modelyard tokens create --user NAME`."""
     password = None
@@ -51,31 +50,28 @@ def create(
             group=group,
             role=role.value if group else None,
         )
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(user)
         return
     kind = "platform admin" if user["is_admin"] else "user"
     output.console().print(
-        f"Created {kind} [bold]{escape(user['username'])}[/bold] (id {user['id']}); "
-        f"groups: {escape(_groups(user))}"
+        f"Created {kind} [bold]{escape(user['username'])}[/bold]; groups: {escape(_groups(user))}"
     )
 
 
 @app.command("list")
 def list_users(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the users you can see (platform admins: all; others: the members of their groups)."""
     with output.reporting_errors(), output.connect(ctx) as client:
         users = client.admin.list_users()
-    if as_json:
+    if output.wants_json(ctx):
         output.print_json(users)
         return
-    table = output.table("ID", "Username", "Display name", "Email", "Admin", "Disabled", "Created")
+    table = output.table("Username", "Display name", "Email", "Admin", "Disabled", "Created")
     for u in users:
         table.add_row(
-            str(u["id"]),
             escape(u["username"]),
             escape(u["display_name"]) or output.MISSING,
             escape(u["email"]) or output.MISSING,
@@ -90,7 +86,10 @@ def list_users(
 
 def _set_disabled(ctx: typer.Context, username: str, disabled: bool) -> None:
     with output.reporting_errors(), output.connect(ctx) as client:
-        client.admin.set_user_disabled(username, disabled)
+        user = client.admin.set_user_disabled(username, disabled)
+    if output.wants_json(ctx):
+        output.print_json(user)
+        return
     state = "disabled: their tokens and password are refused" if disabled else "enabled"
     output.console().print(f"User [bold]{escape(username)}[/bold] {state}.")
 

@@ -34,6 +34,7 @@ API = "/api/2.0/mlflow"
 DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_PAGE = 1000
 HISTORY_PAGE = 25000
+LOGGED_MODELS_PAGE = 100
 
 
 class Client:
@@ -281,6 +282,22 @@ class Client:
             body["filter"] = filter_string
         pages = self._pages(f"{API}/runs/search", body, "runs", max_results, page_size)
         return [Run.model_validate(r) for r in pages]
+
+    def search_logged_models(
+        self,
+        experiment_ids: str | Iterable[str],
+        *,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """MLflow 3 logged models (``logged-models/search``), as the API answers them: ``{"info":
+        {"model_id", "name", "source_run_id", "status", "artifact_uri", ...}, "data": {...}}``;
+        ``filter_string`` e.g. ``"source_run_id = '<run id>'"``."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        body: dict[str, Any] = {"experiment_ids": [str(i) for i in ids]}
+        if filter_string:
+            body["filter"] = filter_string
+        return self._pages(f"{API}/logged-models/search", body, "models", max_results, LOGGED_MODELS_PAGE)
 
     # -- logging ------------------------------------------------------------------------------------
 

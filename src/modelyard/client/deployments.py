@@ -90,20 +90,21 @@ class Deployments:
         poll: float = 0.5,
         until: frozenset[str] = SETTLED,
         sleep: Callable[[float], None] = time.sleep,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """The deployment once the controller has applied its latest spec and its phase is in ``until``;
-        ModelyardError when ``timeout`` seconds pass first."""
+        """The deployment once the controller has applied its latest spec and its phase is in ``until``
+        (``Failed`` included by default: check the answer's phase); ModelyardError when ``timeout``
+        seconds pass first. ``on_poll`` sees the deployment at every poll (to show progress)."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.get(name)
+            if on_poll is not None:
+                on_poll(found)
             status = found["status"]
             if status["phase"] in until and status["observed_generation"] >= status["generation"]:
                 return found
             if time.monotonic() >= deadline:
-                raise ModelyardError(
-                    f"Deployment '{name}' is still {status['phase']} after {timeout:g}s: {status['message']}",
-                    error_code="DEADLINE_EXCEEDED",
-                )
+                raise ModelyardError(_still(name, status, timeout), error_code="DEADLINE_EXCEEDED")
             sleep(poll)
 
     # -- changing -----------------------------------------------------------------------------------
@@ -156,7 +157,14 @@ class Deployments:
         return self.resources.action("deployment", "stop", _key(name))
 
     def start(self, name: str) -> dict[str, Any]:
+        """Start a stopped deployment; a ``Failed`` one (not stopped) is restarted: a retry."""
         return self.resources.action("deployment", "start", _key(name))
+
+    def restart(self, name: str, *, predictor: str | None = None) -> dict[str, Any]:
+        """Replace every replica (of ``predictor``, else of all) with a new one, surge-first, with the
+        same spec: retries a ``Failed`` deployment, or rolls a healthy one's replicas."""
+        body = {} if predictor is None else {"predictor": predictor}
+        return self._call("POST", f"{BASE}/{_key(name)}/restart", body)
 
     def rollback(self, name: str, to: int = 1) -> dict[str, Any]:
         """Restore the spec of history entry ``to`` (1: the one before the latest change)."""
@@ -215,6 +223,17 @@ class Deployments:
     def _call(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         # changes are not retried once sent: scaling or promoting twice is not the same as once
         return dict(_result(self._http.call(method, path, body=body, idempotent=False)))
+
+
+def _still(name: str, status: Mapping[str, Any], timeout: float) -> str:
+    if status["observed_generation"] < status["generation"]:
+        why = (
+            "the controller has not taken up the latest change yet (is this server's controller on, and is "
+            "it the one that leads?)"
+        )
+    else:
+        why = status["message"]
+    return f"Deployment '{name}' is still {status['phase']} after {timeout:g}s: {why}"
 
 
 class Quotas:

@@ -28,6 +28,7 @@ API = "/api/2.0/mlflow"
 PROXY_LIST = "/api/2.0/mlflow-artifacts/artifacts"
 CONTEXT_TAG = "mlflow.data.context"
 PARAMS_SHOWN = 50
+SEARCH_VERSIONS_PAGE = 200
 NOTABLE_PACKAGES = (
     "modelyard",
     "mlflow",
@@ -91,6 +92,23 @@ class Registry:
         if not versions:
             self.get_model(name)  # raises for a missing model
         return versions
+
+    def search_versions(self, filter_string: str, *, max_results: int = 10_000) -> list[dict[str, Any]]:
+        """Versions matching an MLflow filter (``model-versions/search``, e.g. ``"run_id = '<run id>'"``
+        or ``"name = 'churn'"``), as MLflow's API answers them: ``{"name", "version", "current_stage",
+        "status", "source", "run_id", "aliases", ...}``, all pages."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while len(found) < max_results:
+            params: dict[str, str | int] = {"filter": filter_string, "max_results": SEARCH_VERSIONS_PAGE}
+            if token:
+                params["page_token"] = token
+            data = self._http.get(f"{API}/model-versions/search", params)
+            found.extend(data.get("model_versions", []))
+            token = data.get("next_page_token")
+            if not token:
+                break
+        return found[:max_results]
 
     def version_number(self, name: str, ref: VersionRef) -> int:
         """The number of version ``ref``: a number, or ``@alias`` looked up on the server."""

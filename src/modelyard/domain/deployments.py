@@ -104,13 +104,14 @@ class PredictorSpec:
     env: dict[str, str] = field(default_factory=dict)
     traffic: int = 100
     batching: Batching = field(default_factory=Batching)
+    restarted_at: int = 0  # ms; set by a restart, so that every replica is replaced (0: never)
 
     @property
     def model_ref(self) -> ModelRef:
         return parse_model_ref(self.model, f"predictor {self.name!r} model")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "model": self.model,
             "replicas": self.replicas,
@@ -120,6 +121,9 @@ class PredictorSpec:
             "traffic": self.traffic,
             "batching": asdict(self.batching),
         }
+        if self.restarted_at:  # absent until the first restart, so that older specs read the same
+            data["restarted_at"] = self.restarted_at
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,18 @@ def _batching(raw: Any, where: str) -> Batching:
     return Batching(_int(data.get("max_batch_size", 0), f"{where}.max_batch_size", 0, 100_000), float(wait))
 
 
-_PREDICTOR_FIELDS = {"name", "model", "replicas", "resources", "instance_type", "env", "traffic", "batching"}
+_PREDICTOR_FIELDS = {
+    "name",
+    "model",
+    "replicas",
+    "resources",
+    "instance_type",
+    "env",
+    "traffic",
+    "batching",
+    "restarted_at",
+}
+MAX_TIME_MS = 2**53
 
 
 def _predictor(raw: Any, index: int) -> PredictorSpec:
@@ -249,6 +264,7 @@ def _predictor(raw: Any, index: int) -> PredictorSpec:
         env=_env(data.get("env", {}), f"{where}.env"),
         traffic=_int(data.get("traffic", 100), f"{where}.traffic", 0, 100),
         batching=_batching(data.get("batching", {}), f"{where}.batching"),
+        restarted_at=_int(data.get("restarted_at", 0), f"{where}.restarted_at", 0, MAX_TIME_MS),
     )
 
 
@@ -331,23 +347,38 @@ def with_replicas(spec: DeploymentSpec, replicas: int, predictor: str | None = N
     )
 
 
+def with_restart(spec: DeploymentSpec, time_ms: int, predictor: str | None = None) -> DeploymentSpec:
+    """The spec with every predictor (or ``predictor``) marked restarted at ``time_ms``: a new replica
+    template, so the controller replaces each replica surge-first, like ``kubectl rollout restart``."""
+    if predictor is not None and spec.predictor(predictor) is None:
+        names = ", ".join(p.name for p in spec.predictors)
+        raise InvalidParameter(f"predictor: no predictor named {predictor!r}; the deployment has: {names}.")
+    return replace(
+        spec,
+        predictors=tuple(
+            replace(p, restarted_at=time_ms) if predictor in (None, p.name) else p for p in spec.predictors
+        ),
+    )
+
+
 def spec_digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def replica_template(deployment: str, predictor: PredictorSpec, model_location: str) -> str:
-    """What identifies a replica's process: a change here (model, env, batching) replaces replicas;
-    a change in replicas or traffic does not."""
-    return spec_digest(
-        {
-            "deployment": deployment,
-            "model": predictor.model,
-            "location": model_location,
-            "env": predictor.env,
-            "batching": asdict(predictor.batching),
-            "resources": predictor.resources.to_json(),
-        }
-    )
+    """What identifies a replica's process: a change here (model, env, batching, a restart) replaces
+    replicas; a change in replicas or traffic does not."""
+    identity: dict[str, Any] = {
+        "deployment": deployment,
+        "model": predictor.model,
+        "location": model_location,
+        "env": predictor.env,
+        "batching": asdict(predictor.batching),
+        "resources": predictor.resources.to_json(),
+    }
+    if predictor.restarted_at:  # only then: replicas started before restarts existed keep their template
+        identity["restarted_at"] = predictor.restarted_at
+    return spec_digest(identity)
 
 
 # ---- history ---------------------------------------------------------------------------------------

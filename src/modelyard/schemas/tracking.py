@@ -51,7 +51,9 @@ def metric_value_to_wire(value: float) -> float | str:
 class WireModel(BaseModel):
     """Base of every wire schema: unknown fields ignored, numbers accepted where strings are expected."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, coerce_numbers_to_str=True, defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict, empty fields omitted as protobuf JSON omits them."""

@@ -2,6 +2,7 @@
 
 * ``POST /deployment/api/deploy`` ``{"model", "name"?, "group"?}``: deploy to staging in one call.
 * ``POST /deployment/api/<key>/scale`` ``{"replicas", "predictor"?}``
+* ``POST /deployment/api/<key>/restart`` ``{"predictor"?}`` (replace every replica, surge-first)
 * ``POST /deployment/api/<key>/rollback`` ``{"to"?}`` (a history index, default 1: the spec before)
 * ``POST /deployment/api/<key>/promote`` ``{"name", "overrides"?}`` (group admins)
 * ``GET /deployment/api/<key>/history``
@@ -84,6 +85,16 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
             lambda svc, actor: svc.deployments.scale(
                 actor, resource.deployment_name(svc, key), body["replicas"], predictor
             ),
+        )
+        return envelope(with_urls(request, view))
+
+    @router.post("/{key}/restart", name="deployment_restart")
+    async def restart(request: Request, key: str) -> Response:
+        body = await _body(request, ("predictor",))
+        predictor = _optional_str(body, "predictor")
+        view = await run(
+            request,
+            lambda svc, actor: svc.deployments.restart(actor, resource.deployment_name(svc, key), predictor),
         )
         return envelope(with_urls(request, view))
 

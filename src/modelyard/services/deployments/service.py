@@ -33,8 +33,9 @@ from modelyard.domain.deployments import (
     push_history,
     validate_deployment_name,
     with_replicas,
+    with_restart,
 )
-from modelyard.domain.errors import AlreadyExists, InvalidParameter, NotFound
+from modelyard.domain.errors import AlreadyExists, Conflict, InvalidParameter, NotFound
 from modelyard.domain.identity import Principal, Role
 from modelyard.domain.quotas import Usage, check_quota
 from modelyard.domain.registry import join_uri
@@ -127,6 +128,7 @@ class DeploymentService(DeploymentRuntimeOps):
             },
             "history": row.history,
             "promoted_from": row.source_deployment_id,
+            "promoted_from_name": _name_of(s, row.source_deployment_id),
             "created_at": row.created_at,
             "updated_at": row.updated_at,
         }
@@ -364,7 +366,28 @@ class DeploymentService(DeploymentRuntimeOps):
         return self._apply(actor, name, "stop", lambda _s, _row, spec: merge_spec(spec, {"stop": True}))
 
     def start(self, actor: Principal, name: str) -> dict[str, Any]:
-        return self._apply(actor, name, "start", lambda _s, _row, spec: merge_spec(spec, {"stop": False}))
+        """Start a stopped deployment; on a ``Failed`` one that is not stopped, retry: restart it."""
+
+        def change(_s: Session, row: DeploymentRow, spec: DeploymentSpec) -> DeploymentSpec:
+            if not spec.stop and row.phase == Phase.FAILED.value:
+                return with_restart(spec, now_ms())
+            return merge_spec(spec, {"stop": False})
+
+        return self._apply(actor, name, "start", change)
+
+    def restart(self, actor: Principal, name: str, predictor: str | None = None) -> dict[str, Any]:
+        """Replace every replica (of ``predictor``, or of all) with a new one, surge-first, without a
+        spec change: the way to retry a ``Failed`` deployment or to roll its replicas."""
+
+        def change(_s: Session, _row: DeploymentRow, spec: DeploymentSpec) -> DeploymentSpec:
+            if spec.stop:
+                raise Conflict(
+                    f"Deployment '{name}' is stopped: no replica runs to restart. Start it, and its "
+                    "replicas start afresh."
+                )
+            return with_restart(spec, now_ms(), predictor)
+
+        return self._apply(actor, name, "restart", change)
 
     def rollback(self, actor: Principal, name: str, to: Any = 1) -> dict[str, Any]:
         """Restore ``history[to]`` (0 is the current spec, 1 the one before it, ...)."""
@@ -450,6 +473,13 @@ class DeploymentService(DeploymentRuntimeOps):
             {"stage": "staging", "predictors": [{"name": "main", "model": model, "replicas": 1}]},
             group=group,
         )
+
+
+def _name_of(s: Session, deployment_id: int | None) -> str | None:
+    """The name of the deployment with this id; None when there is none (any more)."""
+    if deployment_id is None:
+        return None
+    return s.scalar(select(DeploymentRow.name).where(DeploymentRow.id == deployment_id))
 
 
 def _pinned(resolved: dict[str, Any] | None, model: str) -> str:

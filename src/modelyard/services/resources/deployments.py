@@ -131,6 +131,10 @@ def _start(svc: Services, actor: Principal, key: Any) -> None:
     svc.deployments.start(actor, _by_id(svc, key))
 
 
+def _restart(svc: Services, actor: Principal, key: Any) -> None:
+    svc.deployments.restart(actor, _by_id(svc, key))
+
+
 def _rollback(svc: Services, actor: Principal, key: Any) -> None:
     svc.deployments.rollback(actor, _by_id(svc, key), 1)
 
@@ -248,6 +252,12 @@ DEPLOYMENT = ResourceSpec(
     actions=(
         Action("stop", "Stop", _stop, "Stop every replica? The endpoint stays and answers 503."),
         Action("start", "Start", _start),
+        Action(
+            "restart",
+            "Restart",
+            _restart,
+            "Replace every replica with a new one (surge-first)? A Failed deployment tries again.",
+        ),
         Action("rollback", "Roll back", _rollback, "Restore the spec before the latest change?"),
     ),
     access=LiveDeployments(GroupPath(DeploymentRow.group_id)),

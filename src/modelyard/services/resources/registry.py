@@ -40,6 +40,7 @@ from modelyard.services.resources.spec import (
     ResourceSpec,
 )
 from modelyard.storage.orm import (
+    GroupRow,
     ModelVersionRow,
     ModelVersionTagRow,
     RegisteredModelAliasRow,
@@ -190,6 +191,12 @@ REGISTERED_MODEL = ResourceSpec(
         Column("description", "Description", ColumnType.TEXT),
         Column(
             "group_id", "Group", ColumnType.INTEGER, "The owning group's id.", relation=OneToMany("group")
+        ),
+        Column(
+            "group",
+            "Group name",
+            description="The owning group's name.",
+            source=lookup(RegisteredModelRow.group_id, GroupRow.id, GroupRow.name),
         ),
         Column("user_id", "Created by"),
         Column(
