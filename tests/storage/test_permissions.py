@@ -48,7 +48,9 @@ def test_a_fresh_install_is_owner_only(tmp_path: Path, permissive_umask: None) -
             "shm": mode(Path(f"{db}-shm")),
             "artifact root": mode(data / "artifacts"),
             "artifact dir": mode(data / "artifacts" / exp / "run" / "artifacts" / "deep"),
-            "artifact file": mode(data / "artifacts" / exp / "run" / "artifacts" / "deep" / "dir" / "model.pkl"),
+            "artifact file": mode(
+                data / "artifacts" / exp / "run" / "artifacts" / "deep" / "dir" / "model.pkl"
+            ),
         } == {
             "data dir": 0o700,
             "its parent, created here": 0o700,

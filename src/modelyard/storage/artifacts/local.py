@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
@@ -56,10 +56,8 @@ class LocalArtifactStore(ArtifactStore):
             raise InvalidParameter("An artifact path is required to write a file; got an empty path.")
         if target.is_dir():
             raise InvalidParameter(f"Cannot write artifact '{rel}': a directory of that name exists.")
-        try:
+        with suppress(FileExistsError, NotADirectoryError):
             private_dir(target.parent)
-        except (FileExistsError, NotADirectoryError):
-            pass
         if not target.parent.is_dir():
             raise InvalidParameter(
                 f"Cannot write artifact '{rel}': a parent of that path is a file, not a directory."
