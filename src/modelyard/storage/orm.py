@@ -29,12 +29,18 @@ NAMING = {
 }
 
 
+# Tables whose integer ids are shown or audited: on SQLite, AUTOINCREMENT keeps the id of a deleted row
+# from being given to the next one (PostgreSQL's sequences never go back anyway). Migration 0005.
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(250), default="")
@@ -49,6 +55,7 @@ class UserRow(Base):
 
 class GroupRow(Base):
     __tablename__ = "groups"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -63,13 +70,14 @@ class MembershipRow(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (UniqueConstraint("user_id", "group_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "group_id"), NEVER_REUSE_IDS)
 
 
 class TokenRow(Base):
     """An API token. Only a SHA-256 of the secret is kept (tokens are 256-bit random, so no KDF is needed)."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(250), default="")
@@ -114,6 +122,7 @@ class AuditHeadRow(Base):
 
 class ProjectRow(Base):
     __tablename__ = "projects"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(250), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -124,6 +133,7 @@ class ProjectRow(Base):
 
 class ExperimentRow(Base):
     __tablename__ = "experiments"
+    __table_args__ = NEVER_REUSE_IDS
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(500), unique=True)
     artifact_location: Mapped[str] = mapped_column(Text)
@@ -297,6 +307,7 @@ class RunModelRow(Base):
 
 class RegisteredModelRow(Base):
     __tablename__ = "registered_models"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(256), unique=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
@@ -336,7 +347,7 @@ class ModelVersionRow(Base):
     user_id: Mapped[str] = mapped_column(String(256), default="")
     creation_timestamp: Mapped[int] = mapped_column(BigInteger)
     last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (UniqueConstraint("registered_model_id", "version"),)
+    __table_args__ = (UniqueConstraint("registered_model_id", "version"), NEVER_REUSE_IDS)
 
 
 class ModelVersionTagRow(Base):
@@ -365,6 +376,7 @@ class DeploymentRow(Base):
     """A deployment: its spec (desired state), the controller's status, and the spec history."""
 
     __tablename__ = "deployments"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
@@ -392,6 +404,7 @@ class DeploymentTokenRow(Base):
     """A client token for a private endpoint; only its SHA-256 is kept."""
 
     __tablename__ = "deployment_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(250), default="")
