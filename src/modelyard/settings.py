@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
     # next server adopts them).
     stop_replicas_on_exit: bool = False
+    # High-volume audit events are summarised once per interval: metric points and artifact uploads per
+    # run (or model) and user, refused authentications per client address (docs/security.md).
+    audit_interval_s: float = Field(default=60.0, gt=0)
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

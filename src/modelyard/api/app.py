@@ -16,6 +16,7 @@ from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
 from modelyard.controller import Controller
 from modelyard.services import Services, build_services
+from modelyard.services.audit import AuditBackground
 from modelyard.settings import Settings
 from modelyard.version import __version__
 
@@ -30,11 +31,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.controller = controller
         if controller is not None:
             controller.start()
+        audit = AuditBackground(svc.audit)
+        audit.start()
         try:
             yield
         finally:
             if controller is not None:
                 controller.close()
+            audit.close()  # writes the audit summaries still counting
             if services is None:
                 svc.close()
 

@@ -73,7 +73,7 @@ def build_services(settings: Settings) -> Services:
         artifacts=artifacts,
         artifact_service=artifact_service,
         identity=IdentityService(db),
-        audit=AuditService(db),
+        audit=AuditService(db, interval_s=settings.audit_interval_s),
         experiments=ExperimentService(db),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),

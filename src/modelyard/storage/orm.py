@@ -103,12 +103,18 @@ class AuditEventRow(Base):
     group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(250))
+    # the resource's name when it has one besides its id (a deployment's, a user's); NULL on events
+    # written before migration 0006, whose resource_id is the name for name-keyed resources
+    resource_name: Mapped[str | None] = mapped_column(String(250), nullable=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
-    __table_args__ = (Index("ix_audit_events_resource", "resource_type", "resource_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_resource", "resource_type", "resource_id"),
+        Index("ix_audit_events_resource_name", "resource_type", "resource_name"),
+    )
 
 
 class AuditHeadRow(Base):
@@ -118,6 +124,25 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAppendRow(Base):
+    """High-volume appends (metric points, artifact uploads) counted in the transaction that makes them,
+    per resource, actor, kind and key, until they are summarised into one chained audit event per
+    resource, actor and kind (``services.audit.appends``). Rows here are not yet part of the chain."""
+
+    __tablename__ = "audit_appends"
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_time: Mapped[int] = mapped_column(BigInteger, index=True)
+    last_time: Mapped[int] = mapped_column(BigInteger)
 
 
 class ProjectRow(Base):
