@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=20.0, help="legitimate log-batch calls per second")
     p.add_argument("--metrics", type=int, default=10, help="metrics per legitimate log-batch")
     p.add_argument("--python", default=sys.executable, help="python that runs `-m modelyard server`")
+    p.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="the src/ directory of another checkout to run the server from (e.g. the commit before, to "
+        "compare in the same conditions); default this checkout's",
+    )
     p.add_argument("--json-out", default=None, help="write the results here as JSON too")
     p.add_argument("--keep-temp", action="store_true", help="keep the server's data dir")
     return p.parse_args(argv)
@@ -148,7 +155,7 @@ def main() -> None:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="audit-flood-"))
     try:
-        with modelyard_server(tmp, args.python) as running:
+        with modelyard_server(tmp, args.python, args.src) as running:
             url, token = running.url, running.token
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=url, headers=headers, timeout=60) as client:

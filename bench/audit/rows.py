@@ -39,6 +39,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--points", type=int, default=20_000, help="metric points per phase (default 20,000)")
     p.add_argument("--runs", type=int, default=200, help="runs created in phase 3 (default 200)")
     p.add_argument("--python", default=sys.executable, help="python that runs `-m modelyard server`")
+    p.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="the src/ directory of another checkout to run the server from (e.g. the commit before, to "
+        "compare in the same conditions); default this checkout's",
+    )
     p.add_argument("--json-out", default=None, help="write the results here as JSON too")
     return p.parse_args()
 
@@ -61,7 +68,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="audit-rows-"))
     timings: dict[str, float] = {}
     try:
-        with modelyard_server(tmp, args.python) as running:
+        with modelyard_server(tmp, args.python, args.src) as running:
             client = httpx.Client(
                 base_url=running.url, headers={"Authorization": f"Bearer {running.token}"}, timeout=60
             )

@@ -51,11 +51,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def modelyard_server(tmp: Path, python: str) -> Iterator[Running]:
+def modelyard_server(tmp: Path, python: str, src: Path | None = None) -> Iterator[Running]:
+    """The server of ``src`` (a checkout's ``src`` directory; default this one's)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = tmp / "user-config.json"
-    env = {**os.environ, "MODELYARD_CONFIG": str(config), "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "MODELYARD_CONFIG": str(config), "PYTHONPATH": str(src or ROOT / "src")}
     log_path = tmp / "server.log"
     data_dir = tmp / "data"
     with log_path.open("wb") as log:
