@@ -4,6 +4,7 @@ verify the hash chain."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,16 +69,20 @@ class AuditService:
         self.db = db
         self.appends = AppendSummaries(db, interval_s=interval_s)
         self.refusals = RefusalAggregator(interval_s=interval_s)
+        self._flushing = threading.Lock()
 
     def flush(self, *, everything: bool = False) -> int:
-        """Chain the summaries that are due (all of them when ``everything``); the number written."""
-        summaries = self.refusals.due(everything=everything)
-        try:
-            self.append_events(summaries)
-        except Exception:
-            self.refusals.requeue(summaries)
-            raise
-        return len(summaries) + self.appends.flush(everything=everything)
+        """Chain the summaries that are due (all of them when ``everything``); the number written.
+        One flush at a time in a process: a call returns once what was due when it began is chained,
+        whichever thread chained it."""
+        with self._flushing:
+            summaries = self.refusals.due(everything=everything)
+            try:
+                self.append_events(summaries)
+            except Exception:
+                self.refusals.requeue(summaries)
+                raise
+            return len(summaries) + self.appends.flush(everything=everything)
 
     def artifact_deleted(self, actor: Principal, path: str) -> None:
         """Record the deletion of an artifact file or directory (after it was deleted)."""
