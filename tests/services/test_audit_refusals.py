@@ -60,14 +60,15 @@ def test_a_flood_from_many_addresses_is_capped_into_one_overflow_summary() -> No
     agg = RefusalAggregator(interval_s=60, max_events=5, clock=clock)
     immediate = sum(refuse(agg, f"10.1.{i // 250}.{i % 250}", "x") for i in range(1000))
     assert immediate == 5
+    assert not refuse(agg, "10.1.3.249", "x")  # a client seen before counts once among the distinct ones
     clock.now += 60
     summaries = agg.due()
     (overflow,) = [e for e in summaries if e.changes["client"] == OVERFLOW]
-    assert overflow.changes["count"] == 995 and overflow.changes["distinct_clients"] == 995
+    assert overflow.changes["count"] == 996 and overflow.changes["distinct_clients"] == 995
     assert len(overflow.changes["clients"]) == 20
     assert len(summaries) == 1  # the five recorded clients sent nothing more
     # every refusal is accounted for exactly once
-    assert immediate + sum(e.changes["count"] for e in summaries) == 1000
+    assert immediate + sum(e.changes["count"] for e in summaries) == 1001
 
 
 def test_everything_counted_is_handed_out_at_shutdown_and_a_failed_write_is_retried() -> None:

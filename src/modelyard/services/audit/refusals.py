@@ -25,6 +25,7 @@ from modelyard.services.common import now_ms
 
 OVERFLOW = "*"
 MAX_LISTED = 20
+MAX_SEEN = 10_000  # distinct clients counted exactly in the overflow window; beyond, "at least"
 DEFAULT_INTERVAL_S = 60.0
 DEFAULT_MAX_EVENTS = 100
 
@@ -43,7 +44,7 @@ class _Window:
     claimed: dict[str, int] = field(default_factory=dict)
     paths: dict[str, int] = field(default_factory=dict)
     clients: dict[str, int] = field(default_factory=dict)  # the overflow window's clients (first 20)
-    distinct_clients: int = 0
+    seen: set[str] = field(default_factory=set)  # the overflow window's distinct clients, up to MAX_SEEN
 
     def add(self, *, wall: int, claimed: str, path: str, reason: str) -> None:
         self.count += 1
@@ -96,8 +97,8 @@ class RefusalAggregator:
                 window = self._current(OVERFLOW, now)
                 if window is None:
                     window = self._windows[OVERFLOW] = _Window(started=now, action=action, path=path)
-                if client not in window.clients:
-                    window.distinct_clients += 1
+                if len(window.seen) < MAX_SEEN:
+                    window.seen.add(client)
                 _bump(window.clients, client)
             window.add(wall=wall, claimed=claimed, path=path, reason=reason)
             return None
@@ -151,7 +152,9 @@ class RefusalAggregator:
         }
         if client == OVERFLOW:
             changes["clients"] = window.clients
-            changes["distinct_clients"] = window.distinct_clients
+            changes["distinct_clients"] = len(window.seen)
+            if len(window.seen) >= MAX_SEEN:
+                changes["distinct_clients_at_least"] = True
         actors = list(window.claimed)
         return _event(
             actor=actors[0] if len(actors) == 1 else "anonymous",
