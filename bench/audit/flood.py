@@ -10,10 +10,11 @@ port), then:
    with HTTP Basic credentials of a new made-up username each, over ``--connections`` keep-alive
    connections, as fast as the server answers them.
 
-It prints the refused requests, the audit rows they produced (``outcome = unauthenticated``) and the
-refusals those rows account for (their ``count``), and the p50/p99 latency of the legitimate
-log-batch alone and during the flood, with the ratio. Nothing of modelyard is imported here: only
-HTTP. The machine's other load shows in the load average printed with the results.
+It then stops the server (SIGTERM: a clean shutdown writes what it was still counting) and prints the
+refused requests, the audit rows they produced (``outcome = unauthenticated``, read from its SQLite
+file) and the refusals those rows account for (their ``count``), and the p50/p99 latency of the legitimate
+log-batch alone and during the flood, with the ratio. Nothing of modelyard is imported here: HTTP,
+and the stopped server's SQLite file. The machine's other load shows in the load average printed with the results.
 
     .venv/bin/python bench/audit/flood.py                  # 60 s flood
     .venv/bin/python bench/audit/flood.py --duration 10    # a quick look
@@ -29,6 +30,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -131,24 +133,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def audit_refusals(client: httpx.Client) -> tuple[int, int]:
-    """(audit rows with outcome 'unauthenticated', refusals they account for)."""
-    rows, refusals, page = 0, 0, 0
-    while True:
-        form = {
-            "filters": [{"col": "outcome", "opr": "eq", "value": "unauthenticated"}],
-            "page": page,
-            "page_size": 100,
-        }
-        r = client.get("/audit_event/api/", params={"form_data": json.dumps(form)})
-        r.raise_for_status()
-        result = r.json()["result"]
-        for event in result["data"]:
-            refusals += int((event.get("changes") or {}).get("count", 1))
-        rows = int(result["count"])
-        if (page + 1) * 100 >= rows:
-            return rows, refusals
-        page += 1
+def audit_refusals(database: Path) -> tuple[int, int]:
+    """(audit events with outcome 'unauthenticated', refusals they account for), read from the stopped
+    server's SQLite file: a clean shutdown has written everything the server was still counting."""
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT changes FROM audit_events WHERE outcome = 'unauthenticated'").fetchall()
+    return len(rows), sum(int(json.loads(changes).get("count", 1)) for (changes,) in rows)
 
 
 def main() -> None:
@@ -167,7 +157,6 @@ def main() -> None:
                 run_id = r.json()["run"]["info"]["run_id"]
                 legit(client, run_id, 2.0, args.rate, args.metrics)  # warm-up
                 alone = legit(client, run_id, args.baseline, args.rate, args.metrics)
-                rows_before, _ = audit_refusals(client)
                 queue: Any = multiprocessing.get_context("spawn").Queue()
                 flooder = multiprocessing.get_context("spawn").Process(
                     target=flood_process, args=(url, args.duration, args.connections, queue)
@@ -176,16 +165,16 @@ def main() -> None:
                 during = legit(client, run_id, args.duration, args.rate, args.metrics)
                 counts = queue.get(timeout=args.duration + 120)
                 flooder.join()
-                time.sleep(1.0)  # let the server write what it aggregated at the end of the flood
-                rows, accounted = audit_refusals(client)
                 load = os.getloadavg()
+            running.stop()
+            rows, accounted = audit_refusals(running.database)
         refused = counts.get("401", 0)
         result = {
             "duration_s": args.duration,
             "flood_requests": sum(counts.values()),
             "flood_answers": counts,
             "flood_refused_per_s": refused / args.duration,
-            "audit_rows_unauthenticated": rows - rows_before,
+            "audit_rows_unauthenticated": rows,
             "refusals_accounted_by_rows": accounted,
             "legit_calls_alone": len(alone),
             "legit_calls_during": len(during),
