@@ -85,6 +85,7 @@ def test_metric_points_and_uploads_are_one_event_per_run_and_interval(
             "run_id": run_id,
             "params": [{"key": "lr", "value": "0.1"}],
             "tags": [{"key": "team", "value": "cv"}],
+            "metrics": [{"key": "acc", "value": 0.9, "timestamp": 1, "step": s} for s in range(2)],
         },
     )
     for name in ("model/MLmodel", "model/model.pkl", "notes.txt"):
@@ -105,7 +106,11 @@ def test_metric_points_and_uploads_are_one_event_per_run_and_interval(
         ("delete_artifact", "alice"),
     ]
     _, _, logged = run_events(services, run_id)[1]
-    assert logged == {"details": {"params": {"lr": "0.1"}, "tags": {"team": "cv"}}}
+    # points that come with params or tags are counted in that call's event, not summarised again
+    metrics_in_passing = {"count": 2, "keys": {"acc": 2}}
+    assert logged == {
+        "details": {"params": {"lr": "0.1"}, "tags": {"team": "cv"}, "metrics": metrics_in_passing}
+    }
     # (the app's background writer runs the same flush every second: the tests read the trail, not the
     # number a call wrote, which depends on which of the two got there first)
     services.audit.flush()

@@ -150,16 +150,21 @@ def _summaries(rows: list[Pending], now: int, names: Mapping[str, str]) -> list[
     return events
 
 
-def _changes(kind: str, rows: list[Pending]) -> dict[str, Any]:
+def counted(kind: str, counts: Mapping[str, int]) -> dict[str, Any]:
+    """``{"count", "keys"|"paths", "more_keys"|"more_paths"}``: appends per key, the first 100 keys
+    named, as summaries and the events that count a call's appends in passing hold them."""
     listed = "paths" if kind == ARTIFACT else "keys"
-    changes: dict[str, Any] = {
-        "count": sum(r.count for r in rows),
-        "from": min(r.first_time for r in rows),
-        "to": max(r.last_time for r in rows),
-        listed: {r.key: r.count for r in rows[:MAX_LISTED]},
-    }
+    keys = sorted(counts)
+    out: dict[str, Any] = {"count": sum(counts.values()), listed: {k: counts[k] for k in keys[:MAX_LISTED]}}
+    if len(keys) > MAX_LISTED:
+        out[f"more_{listed}"] = len(keys) - MAX_LISTED
+    return out
+
+
+def _changes(kind: str, rows: list[Pending]) -> dict[str, Any]:
+    changes = counted(kind, {r.key: r.count for r in rows})
+    changes["from"] = min(r.first_time for r in rows)
+    changes["to"] = max(r.last_time for r in rows)
     if kind == ARTIFACT:
         changes["bytes"] = sum(r.bytes for r in rows)
-    if len(rows) > MAX_LISTED:
-        changes[f"more_{listed}"] = len(rows) - MAX_LISTED
     return changes

@@ -42,7 +42,7 @@ from modelyard.domain.tracking import (
     validate_value,
 )
 from modelyard.services.audit import record, tally
-from modelyard.services.audit.appends import METRIC
+from modelyard.services.audit.appends import METRIC, counted
 from modelyard.services.common import (
     friendly_name,
     new_id,
@@ -262,14 +262,17 @@ class TrackingService(RunReads):
                 writes.upsert_tags(s, run_id, checked_tags)
                 if {RUN_NAME_TAG, PARENT_RUN_TAG, GIT_COMMIT_TAG} & checked_tags.keys():
                     self._apply_special_tags(repo.get_run_row(s, run_id), checked_tags)
-            # Params and tags are events of their own; metric points are counted and summarised once
-            # per interval (services.audit.appends), in this transaction so the count commits with them.
+            # Params and tags are an event of their own, which counts the call's points too; points alone
+            # are counted and summarised once per interval (services.audit.appends), in this
+            # transaction so the count commits with them.
             if checked_params or checked_tags:
                 details: dict[str, Any] = {}
                 if checked_params:
                     details["params"] = checked_params
                 if checked_tags:
                     details["tags"] = checked_tags
+                if metrics:
+                    details["metrics"] = counted(METRIC, Counter(m.key for m in metrics))
                 record(
                     s,
                     actor,
@@ -279,7 +282,7 @@ class TrackingService(RunReads):
                     group_id=group_id,
                     details=details,
                 )
-            if metrics:
+            elif metrics:
                 tally(
                     s,
                     actor,
