@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline", type=float, default=15.0, help="seconds of the legitimate client alone")
     p.add_argument("--connections", type=int, default=16, help="concurrent flood connections")
     p.add_argument("--rate", type=float, default=20.0, help="legitimate log-batch calls per second")
+    p.add_argument(
+        "--flood-rate",
+        type=float,
+        default=0.0,
+        help="flood requests per second in all (default 0: as fast as the server answers); a fixed rate "
+        "offers two servers the same load",
+    )
     p.add_argument("--metrics", type=int, default=10, help="metrics per legitimate log-batch")
     p.add_argument("--python", default=sys.executable, help="python that runs `-m modelyard server`")
     p.add_argument(
@@ -67,9 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # -- the flood (its own process, so its CPU use does not sit in the legitimate client's GIL) --------
 
 
-async def _flood(url: str, seconds: float, connections: int) -> dict[str, int]:
+async def _flood(url: str, seconds: float, connections: int, rate: float) -> dict[str, int]:
     counts: dict[str, int] = {}
-    stop = time.monotonic() + seconds
+    start = time.monotonic()
+    stop = start + seconds
+    per_worker = rate / connections if rate > 0 else 0.0
     # Connections the flood leaves idle are dropped by the client after 2 s, before uvicorn's 5 s
     # keep-alive timeout closes them: with both at 5 s, a request sent on a connection as the server
     # closes it fails with a ReadError that says nothing about the server.
@@ -93,14 +102,16 @@ async def _flood(url: str, seconds: float, connections: int) -> dict[str, int]:
             except httpx.TransportError as exc:
                 key = type(exc).__name__
             counts[key] = counts.get(key, 0) + 1
+            if per_worker:  # a fixed offered load, the same for every server compared
+                await asyncio.sleep(max(0.0, start + n / per_worker - time.monotonic()))
 
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         await asyncio.gather(*(one(client, i) for i in range(connections)))
     return counts
 
 
-def flood_process(url: str, seconds: float, connections: int, out: Any) -> None:
-    out.put(asyncio.run(_flood(url, seconds, connections)))
+def flood_process(url: str, seconds: float, connections: int, rate: float, out: Any) -> None:
+    out.put(asyncio.run(_flood(url, seconds, connections, rate)))
 
 
 # -- the legitimate client ---------------------------------------------------------------------------
@@ -164,7 +175,7 @@ def main() -> None:
                 alone = legit(client, run_id, args.baseline, args.rate, args.metrics)
                 queue: Any = multiprocessing.get_context("spawn").Queue()
                 flooder = multiprocessing.get_context("spawn").Process(
-                    target=flood_process, args=(url, args.duration, args.connections, queue)
+                    target=flood_process, args=(url, args.duration, args.connections, args.flood_rate, queue)
                 )
                 flooder.start()
                 during = legit(client, run_id, args.duration, args.rate, args.metrics)
