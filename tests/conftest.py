@@ -85,6 +85,7 @@ def _fresh_database(template: str, tmp_path: Path) -> str:
     if not template.startswith("postgresql"):
         target = tmp_path / "modelyard.db"
         shutil.copyfile(template, target)
+        target.chmod(0o600)  # as the server makes it (else it would tighten it, with a warning)
         return f"sqlite:///{target}"
     db = Database(template)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # public port, so predictions go on while the API server restarts) or "inline" (in the API
     # server's process, one hop less for API calls; predictions stop while it restarts).
     gateway: Literal["process", "inline"] = "process"
+    # High-volume audit events are summarised once per interval: metric points and artifact uploads per
+    # run (or model) and user, refused authentications per client address (docs/security.md).
+    audit_interval_s: float = Field(default=60.0, gt=0)
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

@@ -444,7 +444,9 @@ def test_restart_marks_the_spec_and_start_retries_a_failed_deployment(
     )
     form = {"filters": where(("resource_type", "eq", "deployment"), ("action", "eq", "restart"))}
     events = ok(http.get("/audit_event/api/", params={"form_data": orjson.dumps(form).decode()}))["data"]
-    assert [(e["resource_id"], e["actor"]) for e in events] == [("iris-staging", "alice")] * 2
+    assert [(e["resource_id"], e["resource_name"], e["actor"]) for e in events] == [
+        (str(d["id"]), "iris-staging", "alice")
+    ] * 2
 
 
 def test_one_call_deploy_to_staging(http: TestClient, team: Team) -> None:
@@ -543,7 +545,7 @@ def test_promote_snapshots_the_model_files(http: TestClient, services: Services,
 
 # ---- audit -------------------------------------------------------------------------------------------
 def test_changes_are_audited(http: TestClient, team: Team) -> None:
-    create(http, team.member, "iris-staging")
+    dep_id = str(create(http, team.member, "iris-staging")["id"])
     ok(http.post(f"{BASE}/iris-staging/scale", json={"replicas": 2}, headers=team.member.headers))
     ok(http.put(f"{BASE}/iris-staging", json={"description": "try"}, headers=team.member.headers))
     deleted = ok(http.delete(f"{BASE}/iris-staging", headers=team.member.headers))
@@ -555,11 +557,17 @@ def test_changes_are_audited(http: TestClient, team: Team) -> None:
         "order_direction": "asc",
     }
     events = ok(http.get("/audit_event/api/", params={"form_data": orjson.dumps(form).decode()}))["data"]
-    assert [(e["resource_id"], e["action"], e["actor"], e["outcome"]) for e in events] == [
-        ("iris-staging", "create", "alice", "success"),
-        ("iris-staging", "scale", "alice", "success"),
-        ("iris-staging", "update", "alice", "success"),
-        ("iris-staging", "delete", "alice", "success"),
+    assert [
+        (e["resource_id"], e["resource_name"], e["action"], e["actor"], e["outcome"]) for e in events
+    ] == [
+        (dep_id, "iris-staging", "create", "alice", "success"),
+        (dep_id, "iris-staging", "scale", "alice", "success"),
+        (dep_id, "iris-staging", "update", "alice", "success"),
+        (dep_id, "iris-staging", "delete", "alice", "success"),
     ]
     update = events[2]["changes"]
-    assert update["before"]["spec"]["description"] == "" and update["after"]["spec"]["description"] == "try"
+    assert update["before"]["description"] == "" and update["after"]["description"] == "try"
+    assert events[2]["diff"] == [{"field": "description", "change": "changed", "before": "", "after": "try"}]
+    assert {"field": "predictors[main].replicas", "change": "changed", "before": 1, "after": 2} in events[1][
+        "diff"
+    ]

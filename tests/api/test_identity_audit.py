@@ -51,11 +51,12 @@ def test_each_change_is_one_event_with_before_and_after(
     assert shown["hash"] and shown["prev_hash"] and "hash" not in history[1]
 
     ok(http.post("/membership/api/", json={"group": "vision", "username": "alice", "role": "viewer"}), 201)
-    (change,) = events(http, resource_type="membership", resource_id="vision/alice", action="set_role")
+    (change,) = events(http, resource_type="membership", resource_name="vision/alice", action="set_role")
     assert change["changes"] == {"before": {"role": "member"}, "after": {"role": "viewer"}}
     assert change["actor"] == "admin" and change["group_id"] == gid
 
-    user = events(http, resource_type="user", resource_id="alice", action="create")[0]
+    user = events(http, resource_type="user", resource_name="alice", action="create")[0]
+    assert user["resource_id"] == str(services.identity.principal_for("alice").user_id)
     assert (
         user["changes"]["after"]["password"] == "***" and "alice-password" not in orjson.dumps(user).decode()
     )

@@ -93,7 +93,7 @@ def _versions(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _events(services: Services, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
     events, _ = services.audit.query(SYSTEM, resource_type=resource_type, limit=1000)
-    return [(e.resource_id, e.action, e.changes) for e in reversed(events)]
+    return [(str(e.resource_name), e.action, e.changes) for e in reversed(events)]
 
 
 # ---- registered models ------------------------------------------------------------------------

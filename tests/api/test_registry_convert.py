@@ -56,11 +56,11 @@ def sk_model(iris: Iris) -> Any:
 
 
 def events(services: Services, resource_type: str) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(resource id, action, actor, changes) of the audit events on one kind of resource, oldest first."""
+    """(resource name, action, actor, changes) of the audit events on one kind of resource, oldest first."""
     with services.db.read() as s:
         rows = s.execute(
             select(
-                AuditEventRow.resource_id, AuditEventRow.action, AuditEventRow.actor, AuditEventRow.changes
+                AuditEventRow.resource_name, AuditEventRow.action, AuditEventRow.actor, AuditEventRow.changes
             )
             .where(AuditEventRow.resource_type == resource_type)
             .order_by(AuditEventRow.seq)

@@ -192,7 +192,7 @@ def test_registered_models_list_filter_show_update_delete(http: TestClient, serv
     with services.db.read() as s:
         actions = list(
             s.execute(
-                select(AuditEventRow.resource_id, AuditEventRow.action, AuditEventRow.changes)
+                select(AuditEventRow.resource_name, AuditEventRow.action, AuditEventRow.changes)
                 .where(AuditEventRow.resource_type == "registered_model")
                 .where(AuditEventRow.action.in_(["rename", "update"]))
                 .order_by(AuditEventRow.seq)

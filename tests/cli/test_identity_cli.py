@@ -119,11 +119,14 @@ def test_audit_list_and_verify(cli: Invoke, services: Services) -> None:
     ok(cli("groups", "create", "vision"))
     ok(cli("users", "create", "dana", "--group", "vision"))
     ok(cli("groups", "set-role", "vision", "dana", "viewer"))
-    out = ok(cli("audit", "list", "--resource-type", "membership", "--resource-id", "vision/dana"))
-    assert "set_role" in out and "add_member" in out and '"member" → "viewer"' in out
+    out = ok(cli("audit", "list", "--resource-type", "membership", "--resource", "vision/dana"))
+    assert "set_role" in out and "add_member" in out and "role: member → viewer" in out
     assert "2 event(s)" in out
     events = json.loads(ok(cli("audit", "list", "--user", "admin", "--action", "create", "--json")))
-    assert {(e["resource_type"], e["resource_id"]) for e in events} >= {("group", "vision"), ("user", "dana")}
+    assert {(e["resource_type"], e["resource_name"]) for e in events} >= {
+        ("group", "vision"),
+        ("user", "dana"),
+    }
     assert all(e["actor"] == "admin" and e["outcome"] == "success" for e in events)
     assert "0 event(s)" in ok(cli("audit", "list", "--since", "2999-01-01"))
     assert "event(s)" in ok(cli("audit", "list", "--until", "2999-01-01T00:00", "--limit", "2"))

@@ -187,9 +187,13 @@ class TestLocalStore(StoreContract):
             raise OSError("disk full")
         assert list((store.root / "d").iterdir()) == []
 
-    def test_written_files_are_readable_by_others(self, store: LocalArtifactStore) -> None:
+    def test_written_files_and_directories_are_owner_only(self, store: LocalArtifactStore) -> None:
         write(store, "f.txt", b"x")
-        assert stat.S_IMODE((store.root / "f.txt").stat().st_mode) == 0o644
+        write(store, "a/b/g.txt", b"x")
+        assert stat.S_IMODE((store.root / "f.txt").stat().st_mode) == 0o600
+        assert stat.S_IMODE((store.root / "a/b/g.txt").stat().st_mode) == 0o600
+        assert stat.S_IMODE((store.root / "a").stat().st_mode) == 0o700
+        assert stat.S_IMODE((store.root / "a/b").stat().st_mode) == 0o700
 
     def test_file_where_a_directory_is_is_refused(self, store: LocalArtifactStore) -> None:
         write(store, "d/inner.txt", b"x")

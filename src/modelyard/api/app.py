@@ -23,6 +23,7 @@ from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
 from modelyard.controller import Controller
 from modelyard.services import Services, build_services
+from modelyard.services.audit import AuditBackground
 from modelyard.settings import Settings
 from modelyard.version import __version__
 
@@ -40,6 +41,8 @@ def create_app(
         app.state.controller = controller
         if controller is not None:
             controller.start()
+        audit = AuditBackground(svc.audit)
+        audit.start()
         try:
             yield
         finally:
@@ -47,6 +50,7 @@ def create_app(
                 controller.close()
             if gateway is not None:
                 gateway.close()
+            audit.close()  # writes the audit summaries still counting
             if services is None:
                 svc.close()
 

@@ -3,7 +3,9 @@
 Accepted credentials: ``Authorization: Bearer <token>``, HTTP Basic (what the mlflow client sends
 for MLFLOW_TRACKING_USERNAME/PASSWORD; the password may be a token), and cube-studio's
 ``Authorization: <username>|<token>`` (the token must belong to that user). The principal is put in
-``request.state.principal``. Refusals are answered 401 in the surface's error shape and audited.
+``request.state.principal``. Refusals are answered 401 in the surface's error shape, saying what was
+wrong and what to set (``MLFLOW_TRACKING_TOKEN`` on MLflow paths, ``MODELYARD_TOKEN`` or ``--token``
+elsewhere), and audited per client address (``services.audit.refusals``).
 With auth disabled (``--no-auth``, loopback only) every request acts as the system principal.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import time
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,15 @@ PUBLIC_PATHS = frozenset(
     {"/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
 )
 _SYSTEM = Principal.system()
-REFUSAL_AUDIT_INTERVAL_S = 5.0
+# What each surface's caller can do about a 401, after what was wrong.
+MLFLOW_HINT = (
+    "For the mlflow client, set MLFLOW_TRACKING_TOKEN to an API token of this server (create one with "
+    "`modelyard tokens create`), or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."
+)
+RESOURCE_HINT = (
+    "Send 'Authorization: Bearer <token>' with an API token of this server (create one with "
+    "`modelyard tokens create`); the modelyard CLI and Client read it from MODELYARD_TOKEN or --token."
+)
 
 
 class Credentials:
@@ -53,8 +62,7 @@ class Credentials:
 def parse_authorization(header: str | None) -> Credentials:
     if not header or not header.strip():
         raise Unauthenticated(
-            "Authentication required: send 'Authorization: Bearer <token>' (create one with "
-            "`modelyard tokens create`), or HTTP Basic credentials."
+            "Authentication required: the request has no credentials (no Authorization header)."
         )
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -83,8 +91,6 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.services = services
-        # (claimed user, client address) -> (time of the last audited refusal, refusals since)
-        self._refusals: dict[tuple[str, str], tuple[float, int]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,51 +124,25 @@ class AuthMiddleware:
             claimed = creds.username or "token"
         except Unauthenticated:
             pass
-        client = scope.get("client") or ("?", 0)
-        suppressed = self._throttle((claimed, str(client[0])))
-        if suppressed is None:
-            await self._answer_401(path, send, message)
-            return
-        if suppressed:
-            message_for_audit = (
-                f"{message} (and {suppressed} more refusals for this client since the last event)"
-            )
-        else:
-            message_for_audit = message
-        try:
-            await run_in_threadpool(
-                self.services.audit.record_refusal,
-                actor=claimed,
-                actor_id=None,
-                action=f"{scope.get('method', '')} {path}",
-                resource_type="authentication",
-                resource_id=path,
-                reason=message_for_audit,
-                outcome="unauthenticated",
-            )
-        except Exception:  # an audit failure must not turn a 401 into a 500
-            log.exception("could not audit a refused request")
+        # Counted per client address, never per claimed name: a made-up username per request must not
+        # make a new audit event per request (services.audit.refusals).
+        client = scope.get("client") or ("unknown", 0)
+        event = self.services.audit.refusals.refused(
+            client=str(client[0]), claimed=claimed, method=scope.get("method", ""), path=path, reason=message
+        )
+        if event is not None:
+            try:
+                await run_in_threadpool(self.services.audit.append_events, [event])
+            except Exception:  # an audit failure must not turn a 401 into a 500
+                log.exception("could not audit a refused request")
         await self._answer_401(path, send, message)
-
-    def _throttle(self, key: tuple[str, str]) -> int | None:
-        """Audit at most one refusal per client and claimed user every few seconds, so a flood of bad
-        requests cannot grow the audit table without bound or starve real writes of the chain's lock.
-        Returns None to skip this one, else how many were skipped since the last audited one."""
-        now = time.monotonic()
-        last, skipped = self._refusals.get(key, (0.0, 0))
-        if now - last < REFUSAL_AUDIT_INTERVAL_S:
-            self._refusals[key] = (last, skipped + 1)
-            return None
-        if len(self._refusals) > 10_000:
-            self._refusals.clear()
-        self._refusals[key] = (now, 0)
-        return skipped
 
     async def _answer_401(self, path: str, send: Send, message: str) -> None:
         body: dict[str, object]
         if is_mlflow_path(path):
-            body = {"error_code": "UNAUTHENTICATED", "message": message}
+            body = {"error_code": "UNAUTHENTICATED", "message": f"{message} {MLFLOW_HINT}"}
         else:
+            message = f"{message} {RESOURCE_HINT}"
             body = {"status": 401, "message": message, "error_code": "UNAUTHENTICATED", "result": {}}
         payload = orjson.dumps(body)
         await send(

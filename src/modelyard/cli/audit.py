@@ -13,26 +13,61 @@ from modelyard.cli import output
 app = typer.Typer(no_args_is_help=True, help="Read and verify the audit trail.")
 
 
-def _changes(event: dict[str, Any]) -> str:
-    changes = event.get("changes") or {}
-    if not changes:
-        return output.MISSING
-    parts = []
-    before, after = changes.get("before") or {}, changes.get("after") or {}
-    for key in dict.fromkeys([*before, *after]):
-        parts.append(f"{key}: {json.dumps(before.get(key))} → {json.dumps(after.get(key))}")
-    for key, value in changes.items():
+MAX_CHANGE_LINES = 12
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+
+
+def _flat(prefix: str, value: Any) -> list[str]:
+    """``prefix.key: value`` lines for what an event holds besides before/after (details, counts)."""
+    if isinstance(value, dict) and value:
+        return [line for k, v in value.items() for line in _flat(f"{prefix}.{k}" if prefix else str(k), v)]
+    return [f"{prefix}: {_value(value)}"]
+
+
+def change_lines(event: dict[str, Any]) -> list[str]:
+    """The event's change, one field a line: ``predictors[main].replicas: 1 → 3``."""
+    lines = []
+    for d in event.get("diff") or []:
+        before = "(none)" if d["change"] == "added" else _value(d["before"])
+        after = "(none)" if d["change"] == "removed" else _value(d["after"])
+        lines.append(f"{d['field']}: {before} → {after}")
+    for key, value in (event.get("changes") or {}).items():
         if key not in ("before", "after"):
-            parts.append(f"{key}: {json.dumps(value)}")
-    return "; ".join(parts)
+            lines.extend(_flat(key, value))
+    return lines
+
+
+def _changes(event: dict[str, Any]) -> str:
+    lines = change_lines(event)
+    if not lines:
+        return output.MISSING
+    shown = [output.shorten(line, 120) for line in lines[:MAX_CHANGE_LINES]]
+    if len(lines) > MAX_CHANGE_LINES:
+        shown.append(f"… {len(lines) - MAX_CHANGE_LINES} more (--json shows all)")
+    return "\n".join(shown)
+
+
+def _resource(event: dict[str, Any]) -> str:
+    name, rid = event.get("resource_name"), event["resource_id"]
+    if name and name != rid:
+        return f"{event['resource_type']} {name} (id {rid})"
+    return f"{event['resource_type']} {rid}"
 
 
 @app.command("list")
 def list_events(
     ctx: typer.Context,
+    resource: str | None = typer.Option(
+        None, "--resource", help="One resource's history, by its id or its name (e.g. a deployment's)."
+    ),
     resource_type: str | None = typer.Option(None, "--resource-type", help="e.g. experiment, run, user."),
     resource_id: str | None = typer.Option(
-        None, "--resource-id", help="One resource's history (with --resource-type)."
+        None, "--resource-id", help="Events of the resource with this id."
     ),
     user: str | None = typer.Option(None, "--user", help="Events of this actor."),
     action: str | None = typer.Option(None, "--action", help="e.g. create, delete, set_role."),
@@ -47,15 +82,27 @@ def list_events(
         events = client.admin.audit_events(
             resource_type=resource_type,
             resource_id=resource_id,
+            resource=resource,
             user=user,
             action=action,
             since=start,
             until=end,
             limit=limit,
         )
+        resources = client.admin.resources_of(events) if resource is not None else []
     if output.wants_json(ctx):
         output.print_json(events)
         return
+    out = output.console()
+    if len(resources) > 1:
+        shown = ", ".join(
+            f"{r['type']} {r['id']}" + (f" ({', '.join(r['names'])})" if r["names"] else "")
+            for r in resources
+        )
+        out.print(
+            f"[yellow]{len(resources)} resources match '{escape(resource or '')}':[/yellow] {escape(shown)}. "
+            "Each event below names its resource's id; --resource-type or --resource-id ID shows one."
+        )
     table = output.table("Seq", "Time", "Actor", "Resource", "Action", "Outcome", "Changes")
     for e in events:
         outcome = e["outcome"] if e["outcome"] == "success" else f"[red]{escape(e['outcome'])}[/red]"
@@ -63,12 +110,11 @@ def list_events(
             str(e["seq"]),
             output.format_time(e["time"]),
             escape(e["actor"]),
-            escape(f"{e['resource_type']} {e['resource_id']}"),
+            escape(_resource(e)),
             escape(e["action"]),
             outcome,
-            escape(output.shorten(_changes(e), 160)),
+            escape(_changes(e)),
         )
-    out = output.console()
     out.print(table)
     out.print(f"{len(events)} event(s)")
 

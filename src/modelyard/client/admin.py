@@ -124,13 +124,19 @@ class Admin:
         *,
         resource_type: str | None = None,
         resource_id: str | None = None,
+        resource: str | int | None = None,
         user: str | None = None,
         action: str | None = None,
         since: Time | None = None,
         until: Time | None = None,
         limit: int | None = 100,
     ) -> list[dict[str, Any]]:
-        """Audit events, newest first, that match every given filter (``since`` and ``until`` included)."""
+        """Audit events, newest first, that match every given filter (``since`` and ``until`` included).
+
+        ``resource`` is a resource's id or its name: events whose ``resource_id`` or ``resource_name``
+        equals it. Names can be shared over time (a deployment deleted and another created with its
+        name), so the events may belong to several resources; each event's ``resource_id`` tells them
+        apart (``resources_of`` groups them). Each event has ``diff``: its changed fields one by one."""
         filters: list[Filter] = [
             (column, "eq", value)
             for column, value in (
@@ -145,11 +151,36 @@ class Admin:
             filters.append(("time", "gt", to_ms(since) - 1))
         if until is not None:
             filters.append(("time", "lt", to_ms(until) + 1))
-        return list(self.resources.iterate("audit_event", filters, limit=limit))
+        if resource is None:
+            return list(self.resources.iterate("audit_event", filters, limit=limit))
+        # The resource API's filters are all AND: ask for the id and for the name, merge by seq.
+        found: dict[int, dict[str, Any]] = {}
+        for column in ("resource_id", "resource_name"):
+            for event in self.resources.iterate(
+                "audit_event", [*filters, (column, "eq", str(resource))], limit=limit
+            ):
+                found[int(event["seq"])] = event
+        events = sorted(found.values(), key=lambda e: -int(e["seq"]))
+        return events if limit is None else events[:limit]
 
-    def history(self, resource_type: str, resource_id: str | int) -> list[dict[str, Any]]:
-        """Every event of one resource (``("experiment", 5)``, ``("user", "alice")``), newest first."""
-        return self.audit_events(resource_type=resource_type, resource_id=str(resource_id), limit=None)
+    def history(self, resource_type: str, resource: str | int) -> list[dict[str, Any]]:
+        """Every event of one resource by its id or name (``("deployment", 7)``, ``("user", "alice")``),
+        newest first. By name, the events of every resource that had that name: see ``resources_of``."""
+        return self.audit_events(resource_type=resource_type, resource=resource, limit=None)
+
+    @staticmethod
+    def resources_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The distinct resources ``events`` belong to, newest first: ``{"type", "id", "names", "events"}``
+        (``id`` is a name for events written before names were recorded separately)."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for event in events:
+            key = (str(event["resource_type"]), str(event["resource_id"]))
+            entry = out.setdefault(key, {"type": key[0], "id": key[1], "names": [], "events": 0})
+            entry["events"] += 1
+            name = event.get("resource_name")
+            if name and name not in entry["names"]:
+                entry["names"].append(name)
+        return list(out.values())
 
     def verify_audit(self) -> dict[str, Any]:
         """``{"ok", "checked", "problems"}``: whether the audit chain is intact (platform admins only)."""

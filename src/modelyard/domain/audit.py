@@ -34,6 +34,8 @@ class AuditEvent:
     changes: dict[str, Any]
     prev_hash: str
     hash: str = ""
+    # The resource's name beside its id (a deployment's name, a user's username), when it has one.
+    resource_name: str | None = None
 
 
 def is_secret(key: str) -> bool:
@@ -77,6 +79,10 @@ def event_hash(event: AuditEvent) -> str:
         event.changes,
         event.prev_hash,
     ]
+    if event.resource_name is not None:
+        # Events written before names were recorded hash as they did; setting or clearing a name on
+        # any event later breaks its hash.
+        payload.append(event.resource_name)
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -114,3 +120,19 @@ def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str)
             "events at the end were deleted or the head was changed"
         )
     return report
+
+
+def artifact_resource(path: str) -> tuple[str, str, int | None]:
+    """What an artifact path (relative to the server's artifact root, already cleaned) belongs to, as
+    (resource type, resource id, experiment id): ``<exp>/<run>/artifacts/...`` a run,
+    ``<exp>/models/<model>/artifacts/...`` a logged model, anything else under ``<exp>/`` the
+    experiment, and a path outside any experiment the top-level directory (``artifact_root``)."""
+    parts = path.split("/")
+    if not parts[0].isdigit():
+        return "artifact_root", parts[0], None
+    experiment = int(parts[0])
+    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+        return "logged_model", parts[2], experiment
+    if len(parts) >= 3 and parts[2] == "artifacts":
+        return "run", parts[1], experiment
+    return "experiment", parts[0], experiment

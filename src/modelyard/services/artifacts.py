@@ -163,14 +163,16 @@ class ArtifactService:
             )
         store.delete(path)
 
-    async def upload(self, store: ArtifactStore, path: str, chunks: AsyncIterable[bytes]) -> None:
-        """Stream ``chunks`` into ``path``; the file appears only if every chunk arrived."""
+    async def upload(self, store: ArtifactStore, path: str, chunks: AsyncIterable[bytes]) -> int:
+        """Stream ``chunks`` into ``path``; the file appears only if every chunk arrived. Returns its size."""
         clean_path(path)  # refuse a bad path before reading any of the body
         writer = store.writer(path)
         f = await anyio.to_thread.run_sync(writer.__enter__)
+        size = 0
         try:
             buffer = bytearray()
             async for chunk in chunks:
+                size += len(chunk)
                 buffer += chunk
                 # Hop to a thread once per ~1 MiB, not once per (often 64 KiB) network chunk.
                 if len(buffer) >= STREAM_CHUNK:
@@ -183,6 +185,7 @@ class ArtifactService:
                 await anyio.to_thread.run_sync(writer.__exit__, type(exc), exc, exc.__traceback__)
             raise
         await anyio.to_thread.run_sync(writer.__exit__, None, None, None)
+        return size
 
     async def download(self, store: ArtifactStore, path: str) -> AsyncIterator[bytes]:
         """Open ``path`` now (so a missing file raises ``NotFound`` before any response starts) and

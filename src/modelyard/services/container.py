@@ -14,6 +14,7 @@ from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database
 from modelyard.storage.migrate import upgrade
+from modelyard.storage.permissions import private_tree_root
 
 
 @dataclass
@@ -36,8 +37,8 @@ class Services:
 
 
 def prepare_storage(settings: Settings) -> None:
-    """Create the data dir and bring the database schema up to date."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Create the data dir (owner-only) and bring the database schema up to date."""
+    private_tree_root(settings.data_dir)
     db = Database(settings.database_url)
     try:
         upgrade(db)
@@ -59,11 +60,12 @@ def bootstrap_admin(settings: Settings) -> tuple[str, str] | None:
 
 def build_services(settings: Settings) -> Services:
     settings = settings.resolved()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_tree_root(settings.data_dir)
     db = Database(settings.database_url)
     if settings.migrate_on_start:
         upgrade(db)
     artifacts = artifact_store_for(settings.artifact_uri)
+    artifacts.make_private()
     artifact_service = ArtifactService(artifacts)
     return Services(
         settings=settings,
@@ -71,7 +73,7 @@ def build_services(settings: Settings) -> Services:
         artifacts=artifacts,
         artifact_service=artifact_service,
         identity=IdentityService(db),
-        audit=AuditService(db),
+        audit=AuditService(db, interval_s=settings.audit_interval_s),
         experiments=ExperimentService(db),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),

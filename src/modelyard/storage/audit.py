@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from modelyard.domain.audit import AuditEvent, ChainReport, event_hash, verify_chain
@@ -44,8 +44,8 @@ def append(session: Session, event: AuditEvent) -> AuditEvent:
 
 
 _INSERT = (
-    "INSERT INTO audit_events (seq, time, actor_id, actor, group_id, resource_type, resource_id, action, "
-    "outcome, changes, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO audit_events (seq, time, actor_id, actor, group_id, resource_type, resource_id, "
+    "resource_name, action, outcome, changes, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -78,6 +78,7 @@ def append_many(session: Session, events: list[AuditEvent]) -> list[AuditEvent]:
                 e.group_id,
                 e.resource_type,
                 e.resource_id,
+                e.resource_name,
                 e.action,
                 e.outcome,
                 orjson.dumps(e.changes).decode(),
@@ -100,6 +101,7 @@ def _event(row: Any) -> AuditEvent:
         group_id=row.group_id,
         resource_type=row.resource_type,
         resource_id=row.resource_id,
+        resource_name=row.resource_name,
         action=row.action,
         outcome=row.outcome,
         changes=dict(row.changes or {}),
@@ -135,6 +137,7 @@ def query(
     *,
     resource_type: str | None = None,
     resource_id: str | None = None,
+    resource: str | None = None,
     actor: str | None = None,
     action: str | None = None,
     since: int | None = None,
@@ -143,12 +146,16 @@ def query(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AuditEvent], int]:
-    """Matching events, newest first, and how many match in all. ``group_ids`` None means any group."""
+    """Matching events, newest first, and how many match in all. ``group_ids`` None means any group.
+    ``resource`` matches a resource's id or its name (events written before names were recorded hold
+    the name in ``resource_id`` for name-keyed resources, so those match too)."""
     conditions = []
     if resource_type:
         conditions.append(AuditEventRow.resource_type == resource_type)
     if resource_id:
         conditions.append(AuditEventRow.resource_id == resource_id)
+    if resource:
+        conditions.append(or_(AuditEventRow.resource_id == resource, AuditEventRow.resource_name == resource))
     if actor:
         conditions.append(AuditEventRow.actor == actor)
     if action:

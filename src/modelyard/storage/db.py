@@ -4,7 +4,8 @@ SQLite runs in WAL mode so readers never wait for the writer. Write transactions
 ``BEGIN IMMEDIATE``: a deferred transaction that later needs the write lock can fail at once with
 "database is locked" (its busy handler is skipped to avoid deadlock), which would lose a write; an
 immediate one waits up to ``busy_timeout`` instead. Inside one process, writers also queue on a lock,
-which is fairer and faster than SQLite's sleeping busy handler.
+which is fairer and faster than SQLite's sleeping busy handler. The database file and its WAL and SHM
+files are owner-only (``storage.permissions``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelyard.storage import audit
+from modelyard.storage.permissions import private_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -27,7 +29,7 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(Path(parsed.database).expanduser())
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

@@ -29,12 +29,18 @@ NAMING = {
 }
 
 
+# Tables whose integer ids are shown or audited: on SQLite, AUTOINCREMENT keeps the id of a deleted row
+# from being given to the next one (PostgreSQL's sequences never go back anyway). Migration 0005.
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(250), default="")
@@ -49,6 +55,7 @@ class UserRow(Base):
 
 class GroupRow(Base):
     __tablename__ = "groups"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -63,13 +70,14 @@ class MembershipRow(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (UniqueConstraint("user_id", "group_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "group_id"), NEVER_REUSE_IDS)
 
 
 class TokenRow(Base):
     """An API token. Only a SHA-256 of the secret is kept (tokens are 256-bit random, so no KDF is needed)."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(250), default="")
@@ -95,12 +103,18 @@ class AuditEventRow(Base):
     group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(250))
+    # the resource's name when it has one besides its id (a deployment's, a user's); NULL on events
+    # written before migration 0006, whose resource_id is the name for name-keyed resources
+    resource_name: Mapped[str | None] = mapped_column(String(250), nullable=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
-    __table_args__ = (Index("ix_audit_events_resource", "resource_type", "resource_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_resource", "resource_type", "resource_id"),
+        Index("ix_audit_events_resource_name", "resource_type", "resource_name"),
+    )
 
 
 class AuditHeadRow(Base):
@@ -112,8 +126,28 @@ class AuditHeadRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditAppendRow(Base):
+    """High-volume appends (metric points, artifact uploads) counted in the transaction that makes them,
+    per resource, actor, kind and key, until they are summarised into one chained audit event per
+    resource, actor and kind (``services.audit.appends``). Rows here are not yet part of the chain."""
+
+    __tablename__ = "audit_appends"
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_time: Mapped[int] = mapped_column(BigInteger, index=True)
+    last_time: Mapped[int] = mapped_column(BigInteger)
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(250), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -124,6 +158,7 @@ class ProjectRow(Base):
 
 class ExperimentRow(Base):
     __tablename__ = "experiments"
+    __table_args__ = NEVER_REUSE_IDS
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(500), unique=True)
     artifact_location: Mapped[str] = mapped_column(Text)
@@ -297,6 +332,7 @@ class RunModelRow(Base):
 
 class RegisteredModelRow(Base):
     __tablename__ = "registered_models"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(256), unique=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
@@ -336,7 +372,7 @@ class ModelVersionRow(Base):
     user_id: Mapped[str] = mapped_column(String(256), default="")
     creation_timestamp: Mapped[int] = mapped_column(BigInteger)
     last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (UniqueConstraint("registered_model_id", "version"),)
+    __table_args__ = (UniqueConstraint("registered_model_id", "version"), NEVER_REUSE_IDS)
 
 
 class ModelVersionTagRow(Base):
@@ -365,6 +401,7 @@ class DeploymentRow(Base):
     """A deployment: its spec (desired state), the controller's status, and the spec history."""
 
     __tablename__ = "deployments"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
@@ -392,6 +429,7 @@ class DeploymentTokenRow(Base):
     """A client token for a private endpoint; only its SHA-256 is kept."""
 
     __tablename__ = "deployment_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(250), default="")

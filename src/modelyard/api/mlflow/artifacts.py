@@ -9,6 +9,9 @@ Access: proxied paths start with an experiment id (``<experiment>/<run>/artifact
 ``<experiment>/models/<model>/artifacts/...``); reading needs the viewer role in that experiment's
 group, writing the member role. Paths outside any experiment are for platform admins only.
 
+Uploads are counted in the audit trail (one summary per run or logged model, user and interval) and
+deletions recorded each (``services.audit``).
+
 Uploaded files are served back from this origin, so types a browser would render as active content
 (HTML, SVG, JavaScript) are sent as ``text/plain`` with ``nosniff``: an artifact cannot script the UI.
 """
@@ -130,7 +133,10 @@ async def upload(request: Request, path: str) -> Response:
             "An artifact path is required: PUT /artifacts/<path> with the file as the body."
         )
     await run_in_threadpool(_authorize, request, path, Role.MEMBER)
-    await services.artifact_service.upload(services.artifacts, path, request.stream())
+    size = await services.artifact_service.upload(services.artifacts, path, request.stream())
+    await run_in_threadpool(
+        services.audit.appends.artifact_written, principal(request), clean_path(path), size
+    )
     return json_response({})
 
 
@@ -139,4 +145,5 @@ def delete(request: Request, path: str) -> Response:
     _authorize(request, path, Role.MEMBER)
     services = _services(request)
     services.artifact_service.delete(services.artifacts, path)
+    services.audit.artifact_deleted(principal(request), clean_path(path))
     return json_response({})

@@ -284,10 +284,11 @@ class DeploymentService(DeploymentRuntimeOps):
                     s,
                     actor,
                     resource_type="deployment",
-                    resource_id=name,
+                    resource_id=row.id,
+                    resource_name=name,
                     action="create",
                     group_id=group_id,
-                    after={"spec": data, "models": models},
+                    after={**data, "models": models},
                 )
                 view = self.view(s, row)
         except IntegrityError:
@@ -316,7 +317,7 @@ class DeploymentService(DeploymentRuntimeOps):
             if data == row.spec:
                 return self.view(s, row)
             self._admit(s, row.group_id, current, new)
-            before = {"spec": row.spec, "models": row.models}
+            before = {**row.spec, "models": row.models}
             models = self._resolve_models(s, actor, new, row.group_id)
             if new.stage is Stage.PRODUCTION:
                 # keep the existing snapshot of a predictor whose model did not change
@@ -342,11 +343,12 @@ class DeploymentService(DeploymentRuntimeOps):
                 s,
                 actor,
                 resource_type="deployment",
-                resource_id=name,
+                resource_id=row.id,
+                resource_name=name,
                 action=action,
                 group_id=row.group_id,
                 before=before,
-                after={"spec": data, "models": models},
+                after={**data, "models": models},
             )
             view = self.view(s, row)
         self._changed()
@@ -444,10 +446,11 @@ class DeploymentService(DeploymentRuntimeOps):
                 s,
                 actor,
                 resource_type="deployment",
-                resource_id=name,
+                resource_id=row.id,
+                resource_name=name,
                 action="delete",
                 group_id=row.group_id,
-                before={"spec": row.spec},
+                before={**row.spec, "models": row.models},
                 after=None,
             )
             s.delete(row)

@@ -59,9 +59,7 @@ class Authentication(IdentityBase):
                 select(TokenRow, UserRow).join(UserRow).where(TokenRow.secret_hash == digest)
             ).first()
             if row is None:
-                raise Unauthenticated(
-                    "Invalid token: no such token. Create one with `modelyard tokens create`."
-                )
+                raise Unauthenticated("Invalid token: no such token.")
             tok, user = row
             if tok.revoked_at is not None:
                 raise Unauthenticated(f"Token '{tok.prefix}…' was revoked; use another token.")

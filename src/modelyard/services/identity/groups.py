@@ -51,14 +51,18 @@ def set_membership(s: Session, actor: Principal, group: GroupRow, user: UserRow,
     )
     before = None if current is None else {"role": current.role}
     if current is None:
-        s.add(MembershipRow(user_id=user.id, group_id=group.id, role=role.label, created_at=now_ms()))
+        membership = MembershipRow(user_id=user.id, group_id=group.id, role=role.label, created_at=now_ms())
+        s.add(membership)
+        s.flush()
     else:
+        membership = current
         current.role = role.label
     record(
         s,
         actor,
         resource_type="membership",
-        resource_id=f"{group.name}/{user.username}",
+        resource_id=membership.id,
+        resource_name=f"{group.name}/{user.username}",
         action="set_role" if current else "add_member",
         group_id=group.id,
         before=before,
@@ -93,7 +97,8 @@ class Groups(IdentityBase):
                 s,
                 actor,
                 resource_type="group",
-                resource_id=name,
+                resource_id=row.id,
+                resource_name=name,
                 action="create",
                 group_id=row.id,
                 after={"name": name, "description": description},
@@ -146,7 +151,8 @@ class Groups(IdentityBase):
                 s,
                 actor,
                 resource_type="membership",
-                resource_id=f"{group}/{username}",
+                resource_id=current.id,
+                resource_name=f"{grp.name}/{user.username}",
                 action="remove_member",
                 group_id=grp.id,
                 before={"role": current.role},

@@ -73,17 +73,19 @@ def audit(
     model: RegisteredModelRow,
     action: str,
     *,
-    version: int | None = None,
+    version: ModelVersionRow | None = None,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """One audit event for a registered model (``version`` None) or one of its versions."""
+    """One audit event for a registered model (``version`` None) or one of its versions: the id of
+    the model or version, and its name (``name/3`` for a version) as it is now."""
     record(
         s,
         actor,
         resource_type="registered_model" if version is None else "model_version",
-        resource_id=model.name if version is None else f"{model.name}/{version}",
+        resource_id=model.id if version is None else version.id,
+        resource_name=model.name if version is None else f"{model.name}/{version.version}",
         action=action,
         group_id=model.group_id,
         before=before,

@@ -182,7 +182,7 @@ class ModelVersionOps:
                 actor,
                 model,
                 "create",
-                version=number,
+                version=row,
                 after={
                     "source": source,
                     "storage_location": row.storage_location,
@@ -216,7 +216,7 @@ class ModelVersionOps:
                 actor,
                 model,
                 "update",
-                version=number,
+                version=row,
                 before={"description": row.description},
                 after={"description": text},
             )
@@ -234,7 +234,7 @@ class ModelVersionOps:
                 actor,
                 model,
                 "delete",
-                version=number,
+                version=row,
                 before={"source": row.source, "current_stage": row.current_stage, "aliases": aliases},
             )
             repo.delete_version(s, row)
@@ -266,7 +266,7 @@ class ModelVersionOps:
                 actor,
                 model,
                 "transition_stage",
-                version=number,
+                version=row,
                 before={"current_stage": row.current_stage},
                 after={"current_stage": str(target)},
                 details={"archive_existing_versions": archive_existing_versions},
@@ -292,7 +292,7 @@ class ModelVersionOps:
                     actor,
                     model,
                     "transition_stage",
-                    version=other.version,
+                    version=other,
                     before={"current_stage": other.current_stage},
                     after={"current_stage": str(Stage.ARCHIVED)},
                     details={"archived_by_transition_of": keep.version},
@@ -311,7 +311,7 @@ class ModelVersionOps:
                 actor,
                 model,
                 "set_tag",
-                version=number,
+                version=row,
                 before={f"tags.{key}": before},
                 after={f"tags.{key}": text},
             )
@@ -324,7 +324,7 @@ class ModelVersionOps:
             tag = repo.version_tags(s, [row.id])[row.id].get(key)
             if tag is None:
                 return
-            audit(s, actor, model, "delete_tag", version=number, before={f"tags.{key}": tag}, after={})
+            audit(s, actor, model, "delete_tag", version=row, before={f"tags.{key}": tag}, after={})
             repo.delete_version_tag(s, row.id, key)
 
     # ---- search ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from modelyard.domain.audit_diff import field_changes
 from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal, Role
 from modelyard.services.resources.access import ADD, DELETE, EDIT, GroupScoped, OwnerScoped, describe
@@ -346,7 +347,9 @@ AUDIT_EVENT = ResourceSpec(
     name="audit_event",
     label="Audit events",
     description="Every change and every refused attempt, newest first; append-only and hash-chained. "
-    "One resource's history: filter on resource_type and resource_id.",
+    "One resource's history: filter on resource_type and resource_id (or resource_name). Each item has a "
+    "computed 'diff': [{field, change, before, after}] with nested fields spelled like "
+    "'predictors[main].replicas'.",
     row=AuditEventRow,
     primary_key="seq",
     title_column="action",
@@ -361,15 +364,34 @@ AUDIT_EVENT = ResourceSpec(
         Column("actor_id", "Actor id", ColumnType.INTEGER),
         Column("group_id", "Group", ColumnType.INTEGER, relation=OneToMany("group")),
         Column("resource_type", "Resource type"),
-        Column("resource_id", "Resource id"),
+        Column(
+            "resource_id",
+            "Resource id",
+            description="The resource's id, never reused (older events of users, groups, memberships, "
+            "registered models, model versions, deployments and quotas hold the name here).",
+        ),
+        Column(
+            "resource_name",
+            "Resource name",
+            description="The resource's name when the event was written (a deployment's, a user's); empty "
+            "on older events.",
+        ),
         Column("action", "Action"),
         Column("outcome", "Outcome", description="success, denied or unauthenticated."),
-        Column("changes", "Changes", ColumnType.JSON, "Before/after of the changed fields.", orderable=False),
+        Column(
+            "changes",
+            "Changes",
+            ColumnType.JSON,
+            "Before/after of the changed top-level fields, whole; summaries carry a 'count'. Each item also "
+            "has 'diff': the changed fields one by one, [{field, change, before, after}].",
+            orderable=False,
+        ),
         Column("prev_hash", "Previous hash", listed=False, searchable=False, orderable=False),
         Column("hash", "Hash", listed=False, searchable=False, orderable=False),
     ),
     order_column="seq",
     endpoints=(Endpoint("verify", "Check the hash chain: {ok, checked, problems}.", _verify),),
+    computed=lambda item: {"diff": field_changes(item.get("changes"))},
     access=GroupScoped(GroupPath(AuditEventRow.group_id), read=Role.ADMIN),
 )
 

@@ -77,12 +77,16 @@ class ResourceService:
                 limit=plan.limit,
                 scope=_scope(self.spec, self.actor),
             )
+        if self.spec.computed is not None:
+            data = [{**item, **self.spec.computed(item)} for item in data]
         return {"data": data, "count": count}
 
     def get(self, raw_key: Any) -> dict[str, Any]:
         key = query.coerce_key(self.spec, raw_key)
         with self.services.db.read() as s:
             item = self._show(s, key)
+        if self.spec.computed is not None:
+            item = {**item, **self.spec.computed(item)}
         if self.spec.detail is not None:
             item = {**item, **self.spec.detail(self.services, self.actor, item)}
         return item

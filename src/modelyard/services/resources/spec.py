@@ -34,6 +34,8 @@ ActionHandler = Callable[["Services", Principal, Any], None]
 EndpointHandler = Callable[["Services", Principal], Any]
 DetailHook = Callable[["Services", Principal, dict[str, Any]], dict[str, Any]]
 """Extra fields for the show of one item (computed by a service, e.g. lineage), merged into it."""
+ComputedHook = Callable[[dict[str, Any]], dict[str, Any]]
+"""Extra fields computed from an item's own values alone (no I/O), merged into every listed and shown item."""
 RESERVED_PATHS = frozenset({"_info", "action", "multi_action"})
 
 
@@ -202,6 +204,7 @@ class ResourceSpec:
     delete: DeleteHook | None = None
     endpoints: tuple[Endpoint, ...] = ()
     detail: DetailHook | None = None
+    computed: ComputedHook | None = None
     access: Access = field(default_factory=PlatformAdminOnly)
     page_size: int = 100
     max_page_size: int = 1000

@@ -8,6 +8,7 @@ run name (or an ``Idempotency-Key``) returns the run already created by an earli
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -40,7 +41,8 @@ from modelyard.domain.tracking import (
     validate_key,
     validate_value,
 )
-from modelyard.services.audit import record
+from modelyard.services.audit import record, tally
+from modelyard.services.audit.appends import METRIC, counted
 from modelyard.services.common import (
     friendly_name,
     new_id,
@@ -140,6 +142,7 @@ class TrackingService(RunReads):
                     actor,
                     resource_type="run",
                     resource_id=run.run_id,
+                    resource_name=run_name,
                     action="create",
                     group_id=group_id,
                     after={"experiment_id": str(eid), "run_name": run_name, "status": str(run.status)},
@@ -199,6 +202,7 @@ class TrackingService(RunReads):
                 actor,
                 resource_type="run",
                 resource_id=run_id,
+                resource_name=info.run_name,
                 action="update",
                 group_id=group_id,
                 before=before,
@@ -215,6 +219,7 @@ class TrackingService(RunReads):
                 actor,
                 resource_type="run",
                 resource_id=run_id,
+                resource_name=row.name,
                 action="delete" if stage == LifecycleStage.DELETED else "restore",
                 group_id=group_id,
                 before={"lifecycle_stage": row.lifecycle_stage},
@@ -257,23 +262,36 @@ class TrackingService(RunReads):
                 writes.upsert_tags(s, run_id, checked_tags)
                 if {RUN_NAME_TAG, PARENT_RUN_TAG, GIT_COMMIT_TAG} & checked_tags.keys():
                     self._apply_special_tags(repo.get_run_row(s, run_id), checked_tags)
-            # Points are summarised, not copied: the audit says what was logged, the run holds the values.
-            details: dict[str, Any] = {}
-            if metrics:
-                details["metrics"] = {"points": len(metrics), "keys": sorted({m.key for m in metrics})[:50]}
-            if checked_params:
-                details["params"] = checked_params
-            if checked_tags:
-                details["tags"] = checked_tags
-            record(
-                s,
-                actor,
-                resource_type="run",
-                resource_id=run_id,
-                action="log",
-                group_id=group_id,
-                details=details,
-            )
+            # Params and tags are an event of their own, which counts the call's points too; points alone
+            # are counted and summarised once per interval (services.audit.appends), in this
+            # transaction so the count commits with them.
+            if checked_params or checked_tags:
+                details: dict[str, Any] = {}
+                if checked_params:
+                    details["params"] = checked_params
+                if checked_tags:
+                    details["tags"] = checked_tags
+                if metrics:
+                    details["metrics"] = counted(METRIC, Counter(m.key for m in metrics))
+                record(
+                    s,
+                    actor,
+                    resource_type="run",
+                    resource_id=run_id,
+                    action="log",
+                    group_id=group_id,
+                    details=details,
+                )
+            elif metrics:
+                tally(
+                    s,
+                    actor,
+                    resource_type="run",
+                    resource_id=run_id,
+                    group_id=group_id,
+                    kind=METRIC,
+                    counts=Counter(m.key for m in metrics),
+                )
         self.stats.add(metrics=len(metrics), params=len(checked_params), tags=len(checked_tags))
 
     @staticmethod

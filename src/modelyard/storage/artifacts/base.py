@@ -62,6 +62,11 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def is_file(self, path: str) -> bool: ...
 
+    @abc.abstractmethod
+    def make_private(self) -> None:
+        """Make the root exist and readable by the server's user only, where the store has a root on
+        this machine's file system (done for the server's default store at start)."""
+
     def iter_bytes(self, path: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         with self.reader(path) as f:
             while chunk := f.read(chunk_size):

@@ -4,7 +4,8 @@ Every path is checked twice: ``clean_path`` refuses ``..`` and absolute paths le
 resolved location (symlinks followed) must still lie under the resolved root, so a symlink planted in
 the tree cannot lead a read, write or delete outside it. Writes go to a temporary file in the target's
 own directory and are renamed over the target (``os.replace`` is atomic on one filesystem); a failed
-write leaves no temporary file behind.
+write leaves no temporary file behind. Files are owner-only (0600, as ``mkstemp`` makes them) and
+directories are created 0700 (``storage.permissions``).
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from modelyard.domain.errors import InvalidParameter, NotFound
 from modelyard.storage.artifacts.base import ArtifactInfo, ArtifactStore, clean_path
+from modelyard.storage.permissions import private_dir, private_tree_root
 
 # Half-written files carry this prefix; listings hide them.
 TEMP_PREFIX = ".modelyard-tmp-"
-# Artifacts are data, shared with whoever runs the server: rw-r--r-- rather than mkstemp's rw-------.
-FILE_MODE = 0o644
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -56,19 +56,18 @@ class LocalArtifactStore(ArtifactStore):
             raise InvalidParameter("An artifact path is required to write a file; got an empty path.")
         if target.is_dir():
             raise InvalidParameter(f"Cannot write artifact '{rel}': a directory of that name exists.")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
+        with suppress(FileExistsError, NotADirectoryError):
+            private_dir(target.parent)
+        if not target.parent.is_dir():
             raise InvalidParameter(
                 f"Cannot write artifact '{rel}': a parent of that path is a file, not a directory."
-            ) from None
+            )
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -109,6 +108,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def is_file(self, path: str) -> bool:
         return self._abs(path)[1].is_file()
+
+    def make_private(self) -> None:
+        private_tree_root(self.root)
 
     def _inside(self, child: Path) -> bool:
         # A symlink pointing outside the root is neither listed nor followed.

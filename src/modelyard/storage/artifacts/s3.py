@@ -151,6 +151,9 @@ class S3ArtifactStore(ArtifactStore):
                 f"first: {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
             )
 
+    def make_private(self) -> None:
+        """Nothing to do: who may read the bucket is the bucket's policy."""
+
     def is_file(self, path: str) -> bool:
         if not clean_path(path):
             return False
