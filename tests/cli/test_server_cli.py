@@ -31,6 +31,19 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert names == {"Default"}
 
 
+def test_db_upgrade_makes_the_data_dir_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "fresh" / "data"
+    monkeypatch.setenv("MODELYARD_DATA_DIR", str(data))
+    old = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(app, ["db", "upgrade"])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "modelyard.db").stat().st_mode) == 0o600
+
+
 def test_no_auth_is_refused_on_a_public_address(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["server", "--no-auth", "--host", "0.0.0.0", "--data-dir", str(tmp_path), "--port", "1"]

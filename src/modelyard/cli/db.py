@@ -10,6 +10,7 @@ from modelyard.cli import options
 from modelyard.settings import Settings
 from modelyard.storage.db import Database
 from modelyard.storage.migrate import current_revision, upgrade
+from modelyard.storage.permissions import private_tree_root
 
 app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 
@@ -22,7 +23,7 @@ def upgrade_cmd(
 ) -> None:
     """Apply all pending migrations."""
     settings = Settings(backend_store_uri=backend_store_uri).resolved()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_tree_root(settings.data_dir)  # owner-only, as the server makes it
     db = Database(settings.database_url)
     upgrade(db)
     revision, shown = current_revision(db), db.engine.url.render_as_string(hide_password=True)
