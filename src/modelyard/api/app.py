@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
-from modelyard.api.errors import install_error_handlers
+from modelyard.api.errors import UnexpectedErrors, install_error_handlers
 from modelyard.api.gateway import Gateway, GatewayMetrics
-from modelyard.api.limits import BodySizeLimit
+from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
 from modelyard.controller import Controller
@@ -48,7 +48,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mount_resources(app)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
-    # Outermost: prediction requests under /deployment/<name>/ go straight to the replicas, past the
-    # platform's routing and middleware; the gateway authenticates them itself.
+    app.add_middleware(RequestLineGuard)
+    # Prediction requests under /deployment/<name>/ go straight to the replicas, past the platform's
+    # routing and middleware; the gateway authenticates them itself.
     app.add_middleware(Gateway, services=svc, metrics=gateway_metrics)
+    # Outermost: an exception nothing else answered ends here, with a 500 and a usable connection.
+    app.add_middleware(UnexpectedErrors)
     return app

@@ -1,11 +1,16 @@
-"""Refuse oversized request bodies with 413 before any handler buffers them."""
+"""Refuse what no route can take before any handler sees it: oversized bodies (413, before they are
+buffered) and NUL characters in the path or the query string (400, naming the parameter; PostgreSQL
+cannot compare or store text holding one, so it would reach no further than the first query)."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.api.errors import is_mlflow_path
+from modelyard.api.errors import error_response, is_mlflow_path
+from modelyard.domain.errors import ErrorCode
 
 
 class _TooLarge(Exception):
@@ -62,3 +67,32 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class RequestLineGuard:
+    """A NUL character (``%00``) in the path or a query parameter is refused with 400 naming where."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = _nul_in_request_line(scope)
+            if problem is not None:
+                response = error_response(scope["path"], ErrorCode.INVALID_PARAMETER_VALUE, problem)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in_request_line(scope: Scope) -> str | None:
+    if "\x00" in scope["path"]:
+        return "Invalid request path: NUL characters (%00) are not allowed in a path."
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" not in query and b"\x00" not in query:
+        return None
+    for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "\\u0000")
+            return f"Invalid value for query parameter '{name}': NUL characters (%00) are not allowed."
+    return "Invalid query string: NUL characters (%00) are not allowed."

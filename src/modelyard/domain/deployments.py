@@ -161,11 +161,15 @@ class DeploymentSpec:
 
 
 def validate_deployment_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name in RESERVED_NAMES:
+    reserved = isinstance(name, str) and name in RESERVED_NAMES
+    if not isinstance(name, str) or not _NAME_RE.match(name) or reserved:
+        shown = repr(name[:60] if isinstance(name, str) else name)
+        if isinstance(name, dict | list):
+            shown = f"a JSON {'object' if isinstance(name, dict) else 'list'}"
         raise InvalidParameter(
-            f"name: {name!r} is not a valid deployment name: use 1-40 lowercase letters, digits and '-', "
+            f"name: {shown} is not a valid deployment name: use 1-40 lowercase letters, digits and '-', "
             "starting with a letter and ending with a letter or digit (it becomes part of the endpoint's URL)"
-            + (f"; {name!r} is reserved." if name in RESERVED_NAMES else ".")
+            + (f"; {name!r} is reserved." if reserved else ".")
         )
     return name
 

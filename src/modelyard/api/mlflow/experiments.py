@@ -13,6 +13,7 @@ from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.tracking import LifecycleStage, ViewType
+from modelyard.domain.values import ascii_digits
 
 router = APIRouter()
 
@@ -20,7 +21,7 @@ router = APIRouter()
 def parse_view_type(raw: Any) -> ViewType:
     if raw in (None, ""):
         return ViewType.ACTIVE_ONLY
-    if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
+    if isinstance(raw, int) or (isinstance(raw, str) and ascii_digits(raw, 3)):
         by_number = {1: ViewType.ACTIVE_ONLY, 2: ViewType.DELETED_ONLY, 3: ViewType.ALL}
         if int(raw) in by_number:
             return by_number[int(raw)]

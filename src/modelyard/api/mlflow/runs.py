@@ -13,45 +13,89 @@ from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.api.mlflow.experiments import parse_view_type
 from modelyard.domain.errors import InvalidParameter
-from modelyard.domain.tracking import CodeVersion, Environment, LifecycleStage, parse_int
+from modelyard.domain.tracking import (
+    MAX_USER_ID_LENGTH,
+    CodeVersion,
+    Environment,
+    LifecycleStage,
+    parse_int,
+    validate_run_name,
+    validate_text,
+)
 
 router = APIRouter()
 
 _RUN_ID = ("run_uuid",)
 
 
+_MAX_CODE_TEXT = 1000
+_MAX_PACKAGES = 2000
+
+
 def _code_version(raw: Any) -> CodeVersion | None:
-    if not isinstance(raw, dict):
+    if raw is None:
         return None
+    if not isinstance(raw, dict):
+        raise InvalidParameter("Invalid value for parameter 'code_version': expected an object.")
+    dirty = raw.get("dirty")
+    if dirty is not None and not isinstance(dirty, bool):
+        raise InvalidParameter(
+            f"Invalid value {dirty!r} for parameter 'code_version.dirty': expected a boolean."
+        )
     return CodeVersion(
-        repo=raw.get("repo"), commit=raw.get("commit"), branch=raw.get("branch"), dirty=raw.get("dirty")
+        repo=validate_text("code_version.repo", raw.get("repo"), _MAX_CODE_TEXT),
+        commit=validate_text("code_version.commit", raw.get("commit"), _MAX_CODE_TEXT),
+        branch=validate_text("code_version.branch", raw.get("branch"), _MAX_CODE_TEXT),
+        dirty=dirty,
     )
 
 
 def _environment(raw: Any) -> Environment | None:
-    if not isinstance(raw, dict):
+    if raw is None:
         return None
+    if not isinstance(raw, dict):
+        raise InvalidParameter("Invalid value for parameter 'environment': expected an object.")
     packages = raw.get("packages") or {}
-    if not isinstance(packages, dict):
-        raise InvalidParameter("Invalid value for parameter 'environment.packages': expected an object.")
+    if not isinstance(packages, dict) or len(packages) > _MAX_PACKAGES:
+        raise InvalidParameter(
+            f"Invalid value for parameter 'environment.packages': expected an object of at most "
+            f"{_MAX_PACKAGES} package names and versions."
+        )
+    checked = {}
+    for name, version in packages.items():
+        where = f"environment.packages.{name[:100]}"
+        checked[name] = validate_text(where, version, _MAX_CODE_TEXT, required=True) or ""
     return Environment(
-        python_version=raw.get("python_version"),
-        platform=raw.get("platform"),
-        packages={str(k): str(v) for k, v in packages.items()},
+        python_version=validate_text("environment.python_version", raw.get("python_version"), _MAX_CODE_TEXT),
+        platform=validate_text("environment.platform", raw.get("platform"), _MAX_CODE_TEXT),
+        packages=checked,
     )
+
+
+def _model_ids(body: dict[str, Any]) -> list[str]:
+    """``models[].model_id`` of a log-inputs body."""
+    models = body.get("models") or []
+    if not isinstance(models, list):
+        raise InvalidParameter("Invalid value for parameter 'models': expected a list.")
+    out = []
+    for i, m in enumerate(models):
+        model_id = m.get("model_id") if isinstance(m, dict) else None
+        checked = validate_text(f"models[{i}].model_id", model_id, wire.MAX_ID_LENGTH, required=True)
+        out.append(str(checked))
+    return out
 
 
 @router.post("/runs/create")
 async def create(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run = await run_in_threadpool(
         services(request).tracking.create_run,
         principal(request),
         experiment_id=body.get("experiment_id") or "0",
-        user_id=wire.optional_str(body, "user_id") or "",
+        user_id=validate_text("user_id", body.get("user_id"), MAX_USER_ID_LENGTH) or "",
         start_time=wire.optional_int(body, "start_time"),
         tags=dict(wire.key_values(body, "tags")),
-        run_name=wire.optional_str(body, "run_name"),
+        run_name=validate_run_name(body.get("run_name")),
         code_version=_code_version(body.get("code_version")),
         environment=_environment(body.get("environment")),
         idempotency_key=request.headers.get("idempotency-key"),
@@ -68,14 +112,14 @@ async def get(request: Request) -> Response:
 
 @router.post("/runs/update")
 async def update(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run = await run_in_threadpool(
         services(request).tracking.update_run,
         principal(request),
         wire.require_str(body, "run_id", aliases=_RUN_ID),
         status=wire.optional_str(body, "status"),
         end_time=wire.optional_int(body, "end_time"),
-        run_name=wire.optional_str(body, "run_name"),
+        run_name=validate_run_name(body.get("run_name")),
     )
     info = wire.run(run)["info"]
     return json_response({"run_info": info})
@@ -103,7 +147,7 @@ async def restore(request: Request) -> Response:
 
 @router.post("/runs/log-metric")
 async def log_metric(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     metric = wire.parse_metric(body, "metric")
     await run_in_threadpool(
@@ -114,7 +158,7 @@ async def log_metric(request: Request) -> Response:
 
 @router.post("/runs/log-parameter")
 async def log_param(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     key = wire.require_str(body, "key")
     value = body.get("value")
@@ -126,7 +170,7 @@ async def log_param(request: Request) -> Response:
 
 @router.post("/runs/set-tag")
 async def set_tag(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
     key = wire.require_str(body, "key")
     await run_in_threadpool(
@@ -149,7 +193,7 @@ async def delete_tag(request: Request) -> Response:
 
 @router.post("/runs/log-batch")
 async def log_batch(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id")
     await run_in_threadpool(
         services(request).tracking.log_batch,
@@ -165,13 +209,12 @@ async def log_batch(request: Request) -> Response:
 @router.post("/runs/log-inputs")
 async def log_inputs(request: Request) -> Response:
     body = await json_body(request)
-    models = body.get("models") or []
     await run_in_threadpool(
         services(request).tracking.log_inputs,
         principal(request),
         wire.require_str(body, "run_id"),
         datasets=wire.parse_dataset_inputs(body),
-        model_ids=[str(m.get("model_id")) for m in models if isinstance(m, dict) and m.get("model_id")],
+        model_ids=_model_ids(body),
     )
     return json_response({})
 
@@ -184,9 +227,9 @@ async def log_outputs(request: Request) -> Response:
         raise InvalidParameter("Invalid value for parameter 'models': expected a list.")
     parsed = []
     for i, m in enumerate(models):
-        if not isinstance(m, dict) or not m.get("model_id"):
-            raise InvalidParameter(f"Missing value for required parameter 'models[{i}].model_id'.")
-        parsed.append((str(m["model_id"]), parse_int(f"models[{i}].step", m.get("step"), default=0)))
+        model_id = m.get("model_id") if isinstance(m, dict) else None
+        checked = validate_text(f"models[{i}].model_id", model_id, wire.MAX_ID_LENGTH, required=True)
+        parsed.append((str(checked), parse_int(f"models[{i}].step", m.get("step"), default=0)))
     await run_in_threadpool(
         services(request).tracking.log_outputs,
         principal(request),

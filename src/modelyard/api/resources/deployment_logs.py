@@ -24,6 +24,7 @@ from modelyard.api.deps import principal, services
 from modelyard.api.resources.routes import envelope
 from modelyard.controller import Backend, LogLine
 from modelyard.domain.errors import DomainError, ErrorCode, InvalidParameter, NotFound
+from modelyard.domain.values import ascii_digits
 from modelyard.services import Services
 from modelyard.services.resources import deployments as resource
 
@@ -60,7 +61,7 @@ def _query(request: Request) -> tuple[str | None, int, bool]:
         raise InvalidParameter(f"follow: expected true or false, got {params['follow']!r}.")
     follow = raw_follow in ("true", "1")
     raw_tail = params.get("tail", "10" if follow else "100")
-    if not raw_tail.isdigit() or int(raw_tail) > MAX_TAIL:
+    if not ascii_digits(raw_tail, 6) or int(raw_tail) > MAX_TAIL:
         raise InvalidParameter(f"tail: expected a whole number from 0 to {MAX_TAIL}, got {raw_tail!r}.")
     return replica, int(raw_tail), follow
 

@@ -24,6 +24,7 @@ from modelyard.api.body import json_body
 from modelyard.api.deps import principal, services
 from modelyard.api.resources.routes import envelope
 from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.values import ascii_digits
 from modelyard.services import Services
 from modelyard.services.resources import deployments as resource
 
@@ -52,7 +53,7 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 def _token_id(raw: str) -> int:
-    if not raw.isdigit() or int(raw) > MAX_TOKEN_ID:
+    if not ascii_digits(raw, 10) or int(raw) > MAX_TOKEN_ID:
         raise NotFound(f"token: no client token with id {raw!r}.")
     return int(raw)
 

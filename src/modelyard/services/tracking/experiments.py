@@ -31,6 +31,7 @@ from modelyard.domain.tracking import (
     validate_key,
     validate_value,
 )
+from modelyard.domain.values import ascii_digits
 from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
 from modelyard.storage import tracking_repo as repo
@@ -141,7 +142,7 @@ class ExperimentService:
                     "to; ask a group admin to add them (`modelyard groups add-member`)."
                 )
             return int(gid)
-        if isinstance(group, int) or (isinstance(group, str) and group.isdigit()):
+        if isinstance(group, int) or (isinstance(group, str) and ascii_digits(group, 10)):
             gid = s.scalar(select(GroupRow.id).where(GroupRow.id == int(group)))
         else:
             gid = s.scalar(select(GroupRow.id).where(GroupRow.name == group))
@@ -159,7 +160,7 @@ class ExperimentService:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == name, ProjectRow.group_id == gid))
             if row is None:
                 row = s.scalar(select(ProjectRow).where(ProjectRow.group_id == gid).order_by(ProjectRow.id))
-        elif isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
+        elif isinstance(project, int) or (isinstance(project, str) and ascii_digits(project, 10)):
             row = s.get(ProjectRow, int(project))
         else:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == project))
