@@ -23,6 +23,7 @@ import orjson
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.quotas import Resources, Usage, parse_cpu, parse_memory
+from modelyard.domain.values import artifact_subpath
 
 HISTORY_LIMIT = 32
 MAX_REPLICAS = 64
@@ -79,9 +80,8 @@ def parse_model_ref(raw: Any, where: str) -> ModelRef:
             version = int(m["version"]) if m["version"] else None
             return ModelRef(raw, name=m["name"], version=version, alias=m["alias"])
         if m := _RUN_RE.match(raw):
-            if ".." in m["path"].split("/"):
-                raise InvalidParameter(f"{where}: a run's model path cannot contain '..'.")
-            return ModelRef(raw, run_id=m["run_id"], path=m["path"].strip("/"))
+            path = artifact_subpath(m["path"], f"{where}: run model path")
+            return ModelRef(raw, run_id=m["run_id"], path=path)
     raise InvalidParameter(
         f"{where}: expected models:/<name>/<version>, models:/<name>@<alias> or runs:/<run_id>/<path>, "
         f"got {raw!r}."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 from modelyard.domain.errors import InvalidParameter
 
@@ -88,3 +89,27 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
                     "no request of this API needs that."
                 )
             stack.extend((name, child, depth + 1) for name, child in _children(item, where))
+
+
+def artifact_subpath(raw: str, where: str) -> str:
+    """A path inside an artifact location as a URI carries it, normalised: percent-escapes decoded (what
+    the artifact proxy does before it reads), empty and ``.`` segments dropped. Refused, whatever its
+    spelling (``..``, ``%2e%2e``, ``%252e%252e``, ``a\\..``), is anything that could leave the location."""
+    text = raw
+    for _ in range(3):  # a doubly encoded escape is decoded too: no spelling of '..' gets through
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    else:
+        raise InvalidParameter(f"Invalid {where} '{raw}': its percent-escapes are encoded more than twice.")
+    problem = bad_text(text)
+    if problem is not None or "\\" in text:
+        raise InvalidParameter(f"Invalid {where} '{raw}': {problem or 'backslashes are not allowed'}.")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidParameter(
+            f"Invalid {where} '{raw}': '..' segments are not allowed; a source must lie inside the artifacts "
+            "it names."
+        )
+    return "/".join(parts)

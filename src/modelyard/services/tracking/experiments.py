@@ -82,9 +82,10 @@ class ExperimentService:
     def _access(self, s: Session, actor: Principal, eid: int, role: Role) -> int:
         """The experiment's group, after checking the actor's role in it (missing and hidden look alike)."""
         group_id = self.group_of(s, eid)
+        missing = f"No Experiment with id={eid} exists"
         if group_id is None:
-            raise NotFound(f"No Experiment with id={eid} exists")
-        actor.require(group_id, role, what=f"Experiment {eid}")
+            raise NotFound(missing)
+        actor.require(group_id, role, what=f"Experiment {eid}", missing=missing)
         return group_id
 
     def require_access(self, actor: Principal, experiment_id: Any, role: Role) -> int:
@@ -123,9 +124,10 @@ class ExperimentService:
     def get_project(self, actor: Principal, project_id: int) -> Project:
         with self.db.read() as s:
             row = s.get(ProjectRow, project_id)
+            missing = f"No project with id={project_id} exists."
             if row is None:
-                raise NotFound(f"No project with id={project_id} exists.")
-            actor.require(row.group_id, Role.VIEWER, what=f"Project {project_id}")
+                raise NotFound(missing)
+            actor.require(row.group_id, Role.VIEWER, what=f"Project {project_id}", missing=missing)
             return _project(row)
 
     @staticmethod
