@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # On a clean server exit, stop the local replicas of deployments (else they keep serving and the
     # next server adopts them).
     stop_replicas_on_exit: bool = False
+    # Where group members may place an experiment's artifacts (a JSON list of URIs or paths, e.g.
+    # '["s3://ml-bucket/teams"]'); by default only the server's own store, at the place it chooses.
+    # Platform admins may choose any location.
+    member_artifact_roots: list[str] = Field(default_factory=list)
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

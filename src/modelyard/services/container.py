@@ -72,7 +72,7 @@ def build_services(settings: Settings) -> Services:
         artifact_service=artifact_service,
         identity=IdentityService(db),
         audit=AuditService(db),
-        experiments=ExperimentService(db),
+        experiments=ExperimentService(db, member_artifact_roots=settings.member_artifact_roots),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
         registry=RegistryService(db),

@@ -9,7 +9,9 @@ its artifact root, so clients never need store credentials.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from modelyard.domain.identity import DEFAULT_GROUP_NAME, Principal, Role
+from modelyard.domain.registry import lies_under
 from modelyard.domain.search import Comparison, Entity, Op, parse_experiment_filter, parse_experiment_order_by
 from modelyard.domain.tracking import (
     DEFAULT_PROJECT_NAME,
@@ -29,9 +32,10 @@ from modelyard.domain.tracking import (
     Project,
     ViewType,
     validate_key,
+    validate_text,
     validate_value,
 )
-from modelyard.domain.values import ascii_digits
+from modelyard.domain.values import artifact_subpath, ascii_digits
 from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
 from modelyard.storage import tracking_repo as repo
@@ -66,9 +70,42 @@ def parse_experiment_id(raw: Any) -> int:
     return value
 
 
+def _location_key(uri: str) -> str:
+    """A location as comparable text: a local path resolved, a URI without its trailing slash."""
+    if "://" not in uri and not uri.startswith("mlflow-artifacts:"):
+        return str(Path(uri).expanduser().resolve())
+    if uri.startswith("file://"):
+        return str(Path(unquote(urlparse(uri).path)).resolve())
+    return uri.rstrip("/")
+
+
 class ExperimentService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, member_artifact_roots: list[str] | None = None) -> None:
         self.db = db
+        self.member_roots = [_location_key(r) for r in member_artifact_roots or []]
+
+    def _check_location(self, s: Session, actor: Principal, location: str) -> str:
+        """An experiment's chosen artifact location: no '..' for anyone; for a member, a place under one of
+        the configured member roots that no other experiment's location contains or lies in (the data
+        dir, another group's artifacts and the server's own store are outside them)."""
+        location = validate_text("artifact_location", location, 4000, required=True) or ""
+        parsed = urlparse(location)
+        artifact_subpath(parsed.path if parsed.scheme else location, "artifact_location")
+        if actor.is_admin:
+            return location
+        key = _location_key(location)
+        roots = ", ".join(self.member_roots) or "none are configured (MODELYARD_MEMBER_ARTIFACT_ROOTS)"
+        refusal = PermissionDenied(
+            f"Permission denied: artifact location '{location}' needs a platform admin; members leave it out "
+            f"(the server's store) or choose a place under a member artifact root: {roots}."
+        )
+        if not any(lies_under(key, root) and key != root for root in self.member_roots):
+            raise refusal
+        for other in s.scalars(select(ExperimentRow.artifact_location)):
+            other_key = _location_key(other)
+            if lies_under(key, other_key) or lies_under(other_key, key):
+                raise refusal
+        return location
 
     # ---- access ---------------------------------------------------------------------------------
     @staticmethod
@@ -194,6 +231,8 @@ class ExperimentService:
                         )
                     raise AlreadyExists(f"Experiment(name={name}) already exists.")
                 proj = self._project_for_new_experiment(s, actor, project)
+                if artifact_location:
+                    artifact_location = self._check_location(s, actor, artifact_location)
                 now = now_ms()
                 row = ExperimentRow(
                     name=name,
