@@ -68,7 +68,7 @@ def _query(request: Request) -> tuple[str | None, int, bool]:
 
 def _target(svc: Services, request: Request, key: str, replica: str | None) -> int:
     """The deployment's id, after checking the caller may read it and that ``replica`` is one of its."""
-    view = svc.deployments.get(principal(request), resource.deployment_name(svc, key))
+    view = svc.deployments.get(principal(request), resource.deployment_name(svc, key, principal(request)))
     if replica is not None:
         known = sorted(r.get("name", "") for r in view["status"]["replicas_detail"])
         if replica not in known:

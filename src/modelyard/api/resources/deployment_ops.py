@@ -83,7 +83,7 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
         view = await run(
             request,
             lambda svc, actor: svc.deployments.scale(
-                actor, resource.deployment_name(svc, key), body["replicas"], predictor
+                actor, resource.deployment_name(svc, key, actor), body["replicas"], predictor
             ),
         )
         return envelope(with_urls(request, view))
@@ -94,7 +94,7 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
         view = await run(
             request,
             lambda svc, actor: svc.deployments.rollback(
-                actor, resource.deployment_name(svc, key), body.get("to", 1)
+                actor, resource.deployment_name(svc, key, actor), body.get("to", 1)
             ),
         )
         return envelope(with_urls(request, view))
@@ -105,7 +105,7 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
         view = await run(
             request,
             lambda svc, actor: svc.deployments.promote(
-                actor, resource.deployment_name(svc, key), body["name"], body.get("overrides")
+                actor, resource.deployment_name(svc, key, actor), body["name"], body.get("overrides")
             ),
         )
         return envelope(with_urls(request, view), 201)
@@ -118,7 +118,8 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
     @router.get("/{key}/tokens", name="deployment_tokens")
     async def tokens(request: Request, key: str) -> Response:
         found = await run(
-            request, lambda svc, actor: svc.deployments.list_tokens(actor, resource.deployment_name(svc, key))
+            request,
+            lambda svc, actor: svc.deployments.list_tokens(actor, resource.deployment_name(svc, key, actor)),
         )
         return envelope({"data": found, "count": len(found)})
 
@@ -128,7 +129,9 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
         label = _optional_str(body, "name") or ""
         created = await run(
             request,
-            lambda svc, actor: svc.deployments.create_token(actor, resource.deployment_name(svc, key), label),
+            lambda svc, actor: svc.deployments.create_token(
+                actor, resource.deployment_name(svc, key, actor), label
+            ),
         )
         return envelope(created, 201)
 
@@ -138,7 +141,7 @@ def add_routes(router: APIRouter, with_urls: WithUrls) -> None:
         await run(
             request,
             lambda svc, actor: svc.deployments.revoke_token(
-                actor, resource.deployment_name(svc, key), number
+                actor, resource.deployment_name(svc, key, actor), number
             ),
         )
         return envelope({"id": number, "revoked": True})

@@ -76,7 +76,7 @@ def build_deployment_router(spec: ResourceSpec, registry: ResourceRegistry) -> A
         def act(svc: Services) -> dict[str, Any]:
             actor = principal(request)
             generic(request).action(action, resource.deployment_id(svc, actor, key))
-            return svc.deployments.get(actor, resource.deployment_name(svc, key))
+            return svc.deployments.get(actor, resource.deployment_name(svc, key, actor))
 
         return envelope(with_urls(request, await run_in_threadpool(act, services(request))))
 
@@ -94,7 +94,9 @@ def build_deployment_router(spec: ResourceSpec, registry: ResourceRegistry) -> A
     @router.get("/{key}", name="deployment_show")
     async def show(request: Request, key: str) -> Response:
         def get(svc: Services) -> dict[str, Any]:
-            return svc.deployments.get(principal(request), resource.deployment_name(svc, key))
+            return svc.deployments.get(
+                principal(request), resource.deployment_name(svc, key, principal(request))
+            )
 
         return envelope(with_urls(request, await run_in_threadpool(get, services(request))))
 
@@ -110,7 +112,7 @@ def build_deployment_router(spec: ResourceSpec, registry: ResourceRegistry) -> A
     async def delete(request: Request, key: str) -> Response:
         def remove(svc: Services) -> dict[str, Any]:
             actor = principal(request)
-            name = resource.deployment_name(svc, key)
+            name = resource.deployment_name(svc, key, actor)
             before = svc.deployments.get(actor, name)
             svc.deployments.delete(actor, name)
             return before

@@ -131,7 +131,9 @@ class LoggedModelService:
             group_id = ExperimentService.group_of(s, eid)
             if exp is None or group_id is None:
                 raise NotFound(f"No Experiment with id={eid} exists")
-            actor.require(group_id, Role.MEMBER, what=f"Experiment {eid}")
+            actor.require(
+                group_id, Role.MEMBER, what=f"Experiment {eid}", missing=f"No Experiment with id={eid} exists"
+            )
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
             if source_run_id:
