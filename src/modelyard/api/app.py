@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
+from modelyard.api.docs import mount_docs
 from modelyard.api.errors import UnexpectedErrors, install_error_handlers
 from modelyard.api.gateway import Gateway, GatewayMetrics
 from modelyard.api.limits import BodySizeLimit, RequestLineGuard
@@ -38,9 +39,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url="/docs")
+    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     install_error_handlers(app)
+    mount_docs(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
