@@ -1,5 +1,6 @@
 """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) served with assets from the package, not a CDN: the API
-documentation works offline. The files and their licences are listed in ``api/static/README.md``."""
+documentation works offline. The files and their licences are listed in ``api/static/README.md``. The
+document they show, ``/openapi.json``, is built by ``api/openapi.py``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from modelyard.api.openapi import install_openapi
+
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static/api-docs"
 
 
 def mount_docs(app: FastAPI) -> None:
-    """Add the two documentation pages and their assets (create the app with docs_url=None)."""
+    """Add the two documentation pages and their assets (create the app with docs_url=None), and the
+    document they show (``api/openapi.py``)."""
+    install_openapi(app)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="api-docs-static")
     title = app.title
 

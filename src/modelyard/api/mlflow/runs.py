@@ -12,6 +12,7 @@ from modelyard.api.body import json_body, json_response
 from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
 from modelyard.api.mlflow.experiments import parse_view_type
+from modelyard.api.openapi import documented
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.tracking import (
     MAX_USER_ID_LENGTH,
@@ -22,6 +23,8 @@ from modelyard.domain.tracking import (
     validate_run_name,
     validate_text,
 )
+from modelyard.schemas import tracking_api as api
+from modelyard.schemas.api_types import Empty
 
 router = APIRouter()
 
@@ -86,6 +89,7 @@ def _model_ids(body: dict[str, Any]) -> list[str]:
 
 
 @router.post("/runs/create")
+@documented(body=api.CreateRun, response=api.RunAnswer)
 async def create(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run = await run_in_threadpool(
@@ -104,13 +108,15 @@ async def create(request: Request) -> Response:
 
 
 @router.get("/runs/get")
+@documented(query=api.RunIdQuery, response=api.RunAnswer)
 async def get(request: Request) -> Response:
-    run_id = wire.require_str(dict(request.query_params), "run_id", aliases=_RUN_ID)
+    run_id = wire.require_str(request.query_params, "run_id", aliases=_RUN_ID)
     run = await run_in_threadpool(services(request).tracking.get_run, principal(request), run_id)
     return json_response({"run": wire.run(run)})
 
 
 @router.post("/runs/update")
+@documented(body=api.UpdateRun, response=api.RunInfoAnswer)
 async def update(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run = await run_in_threadpool(
@@ -126,6 +132,7 @@ async def update(request: Request) -> Response:
 
 
 @router.post("/runs/delete")
+@documented(body=api.RunIdBody, response=Empty)
 async def delete(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id")
@@ -136,6 +143,7 @@ async def delete(request: Request) -> Response:
 
 
 @router.post("/runs/restore")
+@documented(body=api.RunIdBody, response=Empty)
 async def restore(request: Request) -> Response:
     body = await json_body(request)
     run_id = wire.require_str(body, "run_id")
@@ -146,6 +154,7 @@ async def restore(request: Request) -> Response:
 
 
 @router.post("/runs/log-metric")
+@documented(body=api.LogMetric, response=Empty)
 async def log_metric(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
@@ -157,6 +166,7 @@ async def log_metric(request: Request) -> Response:
 
 
 @router.post("/runs/log-parameter")
+@documented(body=api.LogParam, response=Empty)
 async def log_param(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
@@ -169,6 +179,7 @@ async def log_param(request: Request) -> Response:
 
 
 @router.post("/runs/set-tag")
+@documented(body=api.SetRunTag, response=Empty)
 async def set_tag(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id", aliases=_RUN_ID)
@@ -180,6 +191,7 @@ async def set_tag(request: Request) -> Response:
 
 
 @router.post("/runs/delete-tag")
+@documented(body=api.DeleteRunTag, response=Empty)
 async def delete_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -192,6 +204,7 @@ async def delete_tag(request: Request) -> Response:
 
 
 @router.post("/runs/log-batch")
+@documented(body=api.LogBatch, response=Empty)
 async def log_batch(request: Request) -> Response:
     body = await json_body(request, deep=False)
     run_id = wire.require_str(body, "run_id")
@@ -207,6 +220,7 @@ async def log_batch(request: Request) -> Response:
 
 
 @router.post("/runs/log-inputs")
+@documented(body=api.LogInputs, response=Empty)
 async def log_inputs(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -220,6 +234,7 @@ async def log_inputs(request: Request) -> Response:
 
 
 @router.post("/runs/outputs")
+@documented(body=api.LogOutputs, response=Empty)
 async def log_outputs(request: Request) -> Response:
     body = await json_body(request)
     models = body.get("models") or []
@@ -240,20 +255,17 @@ async def log_outputs(request: Request) -> Response:
 
 
 @router.post("/runs/search")
+@documented(body=api.SearchRuns, body_required=False, response=api.RunsPage)
 async def search(request: Request) -> Response:
     body = await json_body(request)
-    experiment_ids = body.get("experiment_ids") or []
-    order_by = body.get("order_by") or []
-    if not isinstance(experiment_ids, list) or not isinstance(order_by, list):
-        raise InvalidParameter("Invalid value for 'experiment_ids' or 'order_by': expected lists.")
     runs, token = await run_in_threadpool(
         services(request).tracking.search_runs,
         principal(request),
-        experiment_ids=experiment_ids,
+        experiment_ids=wire.id_list(body, "experiment_ids"),
         filter_string=wire.optional_str(body, "filter"),
         view_type=parse_view_type(body.get("run_view_type")),
         max_results=wire.optional_int(body, "max_results"),
-        order_by=order_by,
+        order_by=wire.string_list(body, "order_by"),
         page_token=wire.optional_str(body, "page_token"),
     )
     out: dict[str, Any] = {}
@@ -265,8 +277,9 @@ async def search(request: Request) -> Response:
 
 
 @router.get("/metrics/get-history")
+@documented(query=api.MetricHistoryQuery, response=api.MetricsPage)
 async def metric_history(request: Request) -> Response:
-    q = dict(request.query_params)
+    q = request.query_params
     points, token = await run_in_threadpool(
         services(request).tracking.metric_history,
         principal(request),
@@ -284,6 +297,7 @@ async def metric_history(request: Request) -> Response:
 
 
 @router.get("/metrics/get-history-bulk-interval")
+@documented(query=api.MetricHistoryBulkQuery, response=api.MetricsPage)
 async def metric_history_bulk(request: Request) -> Response:
     q = request.query_params
     flat = dict(q)

@@ -8,6 +8,7 @@ int64 as numbers or digit strings, repeated query parameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
@@ -149,7 +150,7 @@ def logged_model(m: LoggedModel) -> dict[str, Any]:
 # ---- parsing ------------------------------------------------------------------------------------
 
 
-def require_str(body: dict[str, Any], name: str, *, aliases: tuple[str, ...] = ()) -> str:
+def require_str(body: Mapping[str, Any], name: str, *, aliases: tuple[str, ...] = ()) -> str:
     for key in (name, *aliases):
         value = body.get(key)
         if value not in (None, ""):
@@ -159,7 +160,7 @@ def require_str(body: dict[str, Any], name: str, *, aliases: tuple[str, ...] = (
     raise InvalidParameter(f"Missing value for required parameter '{name}'.")
 
 
-def optional_str(body: dict[str, Any], name: str) -> str | None:
+def optional_str(body: Mapping[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
@@ -168,7 +169,35 @@ def optional_str(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def optional_int(body: dict[str, Any], name: str) -> int | None:
+def optional_id_or_name(body: dict[str, Any], name: str) -> int | str | None:
+    """An optional reference to an object by its id (an integer) or its name."""
+    value = body.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parse_int(name, value)
+    raise InvalidParameter(f"Invalid value {value!r} for parameter '{name}': expected an id or a name.")
+
+
+def string_list(body: dict[str, Any], name: str) -> list[str]:
+    """An optional list of strings (``experiment_ids``, ``order_by``)."""
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': expected a list of strings.")
+    return value
+
+
+def id_list(body: dict[str, Any], name: str) -> list[str]:
+    """An optional list of ids (``experiment_ids``), as strings or numbers."""
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)) for item in value
+    ):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': expected a list of ids.")
+    return [str(item) for item in value]
+
+
+def optional_int(body: Mapping[str, Any], name: str) -> int | None:
     value = body.get(name)
     return None if value is None else parse_int(name, value)
 

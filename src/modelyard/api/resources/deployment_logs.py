@@ -21,16 +21,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.api.deps import principal, services
+from modelyard.api.openapi import Content, documented, model_ref
+from modelyard.api.resources.openapi import envelope as envelope_schema
 from modelyard.api.resources.routes import envelope
 from modelyard.controller import Backend, LogLine
 from modelyard.domain.errors import DomainError, ErrorCode, InvalidParameter, NotFound
 from modelyard.domain.values import ascii_digits
+from modelyard.schemas.resources import LogLines, LogsQuery
 from modelyard.services import Services
 from modelyard.services.resources import deployments as resource
 
 KEEPALIVE_S = 10.0
 MAX_TAIL = 10_000
 QUERY_KEYS = ("replica", "tail", "follow")
+ANSWER = Content(
+    {
+        "application/json": envelope_schema("deployment.logs_answer", model_ref(LogLines), (LogLines,)),
+        "text/plain": {"type": "string", "description": "With follow=true: one '[replica] line' per line."},
+    }
+)
 
 
 class ControllerUnavailable(DomainError):
@@ -118,6 +127,17 @@ async def _stream(lines: AsyncIterator[LogLine]) -> AsyncIterator[bytes]:
 
 def add_routes(router: APIRouter) -> None:
     @router.get("/{key}/logs", name="deployment_logs")
+    @documented(
+        query=LogsQuery,
+        response=ANSWER,
+        path={
+            "key": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The deployment's numeric id or its name.",
+            }
+        },
+    )
     async def logs(request: Request, key: str) -> Response:
         replica, tail, follow = _query(request)
         backend = _backend(request)
