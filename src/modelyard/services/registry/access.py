@@ -9,8 +9,9 @@ refused whoever holds it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import String
 from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import InvalidParameter, NotFound
@@ -19,7 +20,9 @@ from modelyard.domain.registry import MAX_REGISTRY_TAG_VALUE_LENGTH
 from modelyard.domain.tracking import validate_key, validate_value
 from modelyard.services.audit import record
 from modelyard.storage import registry_repo as repo
-from modelyard.storage.orm import ModelVersionRow, RegisteredModelRow
+from modelyard.storage.orm import AuditEventRow, ModelVersionRow, RegisteredModelRow
+
+_AUDIT_ID_LENGTH = cast(String, AuditEventRow.__table__.c.resource_id.type).length or 250
 
 
 def model_not_found(name: str) -> NotFound:
@@ -78,12 +81,18 @@ def audit(
     after: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """One audit event for a registered model (``version`` None) or one of its versions."""
+    """One audit event for a registered model (``version`` None) or one of its versions. A name too long
+    for the trail's resource id column (names may have 256 characters) is clipped there and recorded
+    whole in the details."""
+    resource_id = model.name if version is None else f"{model.name}/{version}"
+    if len(resource_id) > _AUDIT_ID_LENGTH:
+        details = {**(details or {}), "resource": resource_id}
+        resource_id = resource_id[:_AUDIT_ID_LENGTH]
     record(
         s,
         actor,
         resource_type="registered_model" if version is None else "model_version",
-        resource_id=model.name if version is None else f"{model.name}/{version}",
+        resource_id=resource_id,
         action=action,
         group_id=model.group_id,
         before=before,
