@@ -119,3 +119,16 @@ def test_quotas_fit_their_columns(http: TestClient, body: bytes, message: str) -
     assert r.status_code == 400, r.text
     assert message in r.json()["message"], r.text
     assert http.get("/quota/api/default").json()["result"]["quota"]["gpu"] is None
+
+
+@pytest.mark.parametrize("project", [-34211746675297, 2**31, "9999999999"])
+def test_a_project_id_beyond_32_bits_is_missing(http: TestClient, project: object) -> None:
+    r = http.post(f"{API}/experiments/create", json={"name": "e", "project": project})
+    assert r.status_code == 404, r.text
+    assert r.json()["message"] == f"No project '{project}' exists (or you have no access to it).", r.text
+
+
+def test_a_group_id_beyond_32_bits_is_missing(http: TestClient) -> None:
+    r = http.post(f"{API}/registered-models/create", json={"name": "m", "group": "9999999999"})
+    assert r.status_code == 404, r.text
+    assert r.json()["message"] == "No group '9999999999' exists (or you are not a member of it).", r.text

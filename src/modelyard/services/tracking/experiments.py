@@ -182,7 +182,10 @@ class ExperimentService:
                 )
             return int(gid)
         if isinstance(group, int) or (isinstance(group, str) and ascii_digits(group, 10)):
-            gid = s.scalar(select(GroupRow.id).where(GroupRow.id == int(group)))
+            number = int(group)  # beyond the 32-bit id column, PostgreSQL refuses to compare: none such
+            gid = (
+                s.scalar(select(GroupRow.id).where(GroupRow.id == number)) if 0 <= number <= _MAX_ID else None
+            )
         else:
             gid = s.scalar(select(GroupRow.id).where(GroupRow.name == group))
         if gid is None or actor.role_in(int(gid)) is None:
@@ -200,7 +203,8 @@ class ExperimentService:
             if row is None:
                 row = s.scalar(select(ProjectRow).where(ProjectRow.group_id == gid).order_by(ProjectRow.id))
         elif isinstance(project, int) or (isinstance(project, str) and ascii_digits(project, 10)):
-            row = s.get(ProjectRow, int(project))
+            number = int(project)
+            row = s.get(ProjectRow, number) if 0 <= number <= _MAX_ID else None
         else:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == project))
         if row is None or actor.role_in(row.group_id) is None:
