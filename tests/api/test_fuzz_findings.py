@@ -132,3 +132,21 @@ def test_a_group_id_beyond_32_bits_is_missing(http: TestClient) -> None:
     r = http.post(f"{API}/registered-models/create", json={"name": "m", "group": "9999999999"})
     assert r.status_code == 404, r.text
     assert r.json()["message"] == "No group '9999999999' exists (or you are not a member of it).", r.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/dataset/api/%0A", "/run/api/%0A", f"{API}/runs/get%0A", "/experiment/api/1%09", "/health%7F"]
+)
+def test_control_characters_in_a_path_are_refused(http: TestClient, path: str) -> None:
+    """'/dataset/api/%0A' answered the list of datasets: Starlette's route regex ends in '$', which also
+    matches before a final newline."""
+    r = http.get(path)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert (
+        body["message"]
+        == "Invalid request path: control characters (%01-%1F, %7F) are not allowed in a path."
+    )
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE" and ("status" in body) != path.startswith(API), (
+        body
+    )
