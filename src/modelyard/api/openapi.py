@@ -88,7 +88,6 @@ class Doc:
     query: type[BaseModel] | Parameters | None = None
     response: Described | None = None
     status: int = 200
-    summary: str | None = None
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -102,12 +101,11 @@ def documented(
     query: type[BaseModel] | Parameters | None = None,
     response: Described | None = None,
     status: int = 200,
-    summary: str | None = None,
     path: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[E], E]:
     """Mark a route's endpoint with what it takes and answers (works above or below the route decorator).
     ``path`` gives a path parameter a schema more precise than its Python type (an integer id)."""
-    return with_doc(Doc(body, body_required, query, response, status, summary, path or {}))
+    return with_doc(Doc(body, body_required, query, response, status, path or {}))
 
 
 def with_doc(doc: Doc) -> Callable[[E], E]:
@@ -141,7 +139,6 @@ class _Models:
     """The pydantic models the document names, generated together so that names never collide."""
 
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = field(default_factory=list)
-    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def ref(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         if (model, mode) not in self.wanted:
@@ -178,9 +175,9 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     pending, defs = models.resolve()
     _replace_refs(document, pending)
     components = document.setdefault("components", {})
-    schemas: dict[str, Any] = {}
-    for name, schema in {**defs, **named}.items():
-        if name in schemas and schemas[name] != schema:
+    schemas: dict[str, Any] = dict(defs)
+    for name, schema in named.items():
+        if schemas.get(name, schema) != schema:
             raise ValueError(f"two different schemas are named {name!r} in the OpenAPI document")
         schemas[name] = schema
     components["schemas"] = dict(sorted(schemas.items()))
@@ -203,14 +200,12 @@ def _describe(
     error = MlflowError if is_mlflow_path(path) else ResourceError
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)  # FastAPI's validation answer: ours is a 400 in the surface's shape
-    if path in PUBLIC_PATHS:
-        operation["security"] = []  # answered without credentials
     public = path in PUBLIC_PATHS
+    if public:
+        operation["security"] = []  # answered without credentials
     if doc is None:
         _errors(responses, error, models, public)
         return
-    if doc.summary:
-        operation["summary"] = doc.summary
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter["name"] in doc.path:
             parameter["schema"] = doc.path[parameter["name"]]

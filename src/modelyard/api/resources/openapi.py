@@ -16,7 +16,7 @@ from typing import Any
 from modelyard.api.openapi import Doc, Parameters, Schema, model_ref
 from modelyard.schemas.resources import ResourceInfo
 from modelyard.services.resources import ResourceRegistry, ResourceSpec
-from modelyard.services.resources.forms import Field, FieldType, Length, Range, Regexp
+from modelyard.services.resources.forms import Field, FieldType, Length, Range, Regexp, Validator
 from modelyard.services.resources.query import MAX_FILTERS, MAX_LIST_VALUES, MAX_PAGE
 from modelyard.services.resources.spec import Column, ColumnType, ManyToMany
 from modelyard.storage.resource_query import LIKE_OPS, Op
@@ -96,9 +96,7 @@ def _item(spec: ResourceSpec, columns: list[Column]) -> dict[str, Any]:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-def _field_schema(
-    spec: ResourceSpec, registry: ResourceRegistry, field: Field, *, nullable: bool
-) -> dict[str, Any]:
+def _field_schema(registry: ResourceRegistry, field: Field, *, nullable: bool) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": _FIELD_TYPES[field.type]}
     if field.description:
         schema["description"] = field.description
@@ -111,27 +109,32 @@ def _field_schema(
             bits = target.int_bits(target.pk_column)
         schema["minimum"], schema["maximum"] = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     for validator in field.validators:
-        if isinstance(validator, Length):
-            schema["minLength"] = validator.min
-            if validator.max is not None:
-                schema["maxLength"] = validator.max
-        elif isinstance(validator, Range):
-            if validator.min is not None:
-                schema["minimum"] = max(schema.get("minimum", validator.min), validator.min)
-            if validator.max is not None:
-                schema["maximum"] = min(schema.get("maximum", validator.max), validator.max)
-        elif isinstance(validator, Regexp):
-            schema["pattern"] = json_schema_pattern(validator.pattern)
+        _constrain(schema, field, validator)
     if field.default is not None:
         schema["default"] = field.default
     return _nullable(schema) if nullable else schema
 
 
-def _form(
-    spec: ResourceSpec, registry: ResourceRegistry, fields: tuple[Field, ...], *, partial: bool
-) -> dict[str, Any]:
+def _constrain(schema: dict[str, Any], field: Field, validator: Validator) -> None:
+    """Add what ``validator`` checks to ``schema``."""
+    if isinstance(validator, Length):
+        schema["minLength"] = validator.min
+        if validator.max is not None:
+            schema["maxLength"] = validator.max
+    elif isinstance(validator, Range):
+        if validator.min is not None:
+            schema["minimum"] = max(schema.get("minimum", validator.min), validator.min)
+        if validator.max is not None:
+            schema["maximum"] = min(schema.get("maximum", validator.max), validator.max)
+    elif isinstance(validator, Regexp):
+        schema["pattern"] = json_schema_pattern(validator.pattern)
+    else:  # a new kind of check must say how the document describes it
+        raise ValueError(f"field {field.name!r}: no JSON Schema for validator {validator!r}")
+
+
+def _form(registry: ResourceRegistry, fields: tuple[Field, ...], *, partial: bool) -> dict[str, Any]:
     """What ``forms.clean`` accepts: a required field may not be null; an optional one may (not given)."""
-    properties = {f.name: _field_schema(spec, registry, f, nullable=not f.required) for f in fields}
+    properties = {f.name: _field_schema(registry, f, nullable=not f.required) for f in fields}
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     required = [f.name for f in fields if f.required]
     if partial:
@@ -306,8 +309,8 @@ def resource_docs(spec: ResourceSpec, registry: ResourceRegistry) -> ResourceDoc
             },
         },
     )
-    add = Schema(f"{name}.add", _form(spec, registry, spec.add_fields, partial=False))
-    edit = Schema(f"{name}.edit", _form(spec, registry, spec.edit_fields, partial=True))
+    add = Schema(f"{name}.add", _form(registry, spec.add_fields, partial=False))
+    edit = Schema(f"{name}.edit", _form(registry, spec.edit_fields, partial=True))
     return ResourceDocs(
         info=Doc(response=envelope("resource_info_answer", model_ref(ResourceInfo), (ResourceInfo,))),
         list=Doc(query=list_parameters(spec, registry), response=page),
