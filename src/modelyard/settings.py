@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # High-volume audit events are summarised once per interval: metric points and artifact uploads per
     # run (or model) and user, refused authentications per client address (docs/security.md).
     audit_interval_s: float = Field(default=60.0, gt=0)
+    # Where group members may place an experiment's artifacts (a JSON list of URIs or paths, e.g.
+    # '["s3://ml-bucket/teams"]'); by default only the server's own store, at the place it chooses.
+    # Platform admins may choose any location.
+    member_artifact_roots: list[str] = Field(default_factory=list)
 
     def resolved(self) -> Settings:
         """A copy with the data-dir defaults filled in and the data dir expanded."""

@@ -68,7 +68,10 @@ def test_admins_set_quotas_members_read_them(http: TestClient, team: Team) -> No
         ({"cpu": "lots"}, "quota.cpu: expected a number of cores like 0.5 or '500m', got 'lots'."),
         ({"memory": "2 GB"}, "quota.memory: expected a size like '512Mi' or '2Gi', got '2 GB'."),
         ({"gpus": 1}, "quota: unknown field(s) ['gpus']; allowed:"),
-        ({"deployments": -1}, "quota.deployments: expected a whole number >= 0 or null, got -1."),
+        (
+            {"deployments": -1},
+            "quota.deployments: expected a whole number from 0 to 2147483647 or null, got -1.",
+        ),
         ({"deployments_enabled": "no"}, "quota.deployments_enabled: expected true or false."),
     ],
 )

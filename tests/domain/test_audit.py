@@ -77,6 +77,7 @@ def test_creations_deletions_plain_lists_and_unnamed_lists() -> None:
         ("3/models/m-77/artifacts/model.pkl", ("logged_model", "m-77", 3)),
         ("3/notes.txt", ("experiment", "3", 3)),
         ("snapshots/churn/model.pkl", ("artifact_root", "snapshots", None)),
+        ("³/notes.txt", ("artifact_root", "³", None)),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_artifact_paths_belong_to_runs_models_experiments(

@@ -15,10 +15,11 @@ from fastapi import FastAPI
 
 from modelyard.api import health, metrics
 from modelyard.api.auth import AuthMiddleware
-from modelyard.api.errors import install_error_handlers
+from modelyard.api.docs import mount_docs
+from modelyard.api.errors import UnexpectedErrors, install_error_handlers
 from modelyard.api.gateway import Gateway, GatewayMetrics
 from modelyard.api.gateway.runfiles import Notifier
-from modelyard.api.limits import BodySizeLimit
+from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
 from modelyard.controller import Controller
@@ -54,27 +55,31 @@ def create_app(
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url="/docs")
+    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     install_error_handlers(app)
+    mount_docs(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     mount_mlflow(app)
     mount_resources(app)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
+    app.add_middleware(RequestLineGuard)
     if gateway is not None:
         app.state.gateway_metrics = None
         svc.deployments.subscribe(gateway.routes_changed)
-        return app
-    app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
-    # Outermost: prediction requests under /deployment/<name>/ go straight to the replicas, past the
-    # platform's routing and middleware; the gateway authenticates them itself.
-    app.add_middleware(
-        Gateway,
-        settings=svc.settings,
-        deployments=svc.deployments,
-        identity=svc.identity,
-        metrics=gateway_metrics,
-    )
+    else:
+        app.state.gateway_metrics = gateway_metrics = GatewayMetrics()
+        # Prediction requests under /deployment/<name>/ go straight to the replicas, past the platform's
+        # routing and middleware; the gateway authenticates them itself.
+        app.add_middleware(
+            Gateway,
+            settings=svc.settings,
+            deployments=svc.deployments,
+            identity=svc.identity,
+            metrics=gateway_metrics,
+        )
+    # Outermost: an exception nothing else answered ends here, with a 500 and a usable connection.
+    app.add_middleware(UnexpectedErrors)
     return app

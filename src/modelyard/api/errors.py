@@ -2,7 +2,11 @@
 
 MLflow paths answer ``{"error_code", "message"}``; everything else answers the resource API envelope
 ``{"status": <non-zero>, "message", "result": {}}``. Unexpected exceptions are logged and answered with
-a 500 that leaks no internals.
+a 500 that leaks no internals, by ``UnexpectedErrors``, the outermost middleware. Not by an exception
+handler for ``Exception``: Starlette runs that one in its ``ServerErrorMiddleware``, which re-raises
+after answering, and uvicorn then drops the keep-alive connection without a ``Connection: close``, so
+the client's next request on it fails. Here the exception ends with the answer, and the connection
+stays usable.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.domain.errors import DomainError, ErrorCode, HiddenNotFound, PermissionDenied
 
@@ -51,7 +56,51 @@ def error_response(path: str, code: ErrorCode, message: str, status: int | None 
         body = {"error_code": code.value, "message": message}
     else:
         body = {"status": http_status, "message": message, "error_code": code.value, "result": {}}
-    return Response(orjson.dumps(body), status_code=http_status, media_type="application/json")
+    try:
+        payload = orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a message quoting text that is not Unicode (a lone surrogate)
+        body["message"] = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        payload = orjson.dumps(body)
+    return Response(payload, status_code=http_status, media_type="application/json")
+
+
+INTERNAL_MESSAGE = "Internal error; the server log has the details."
+
+
+class UnexpectedErrors:
+    """Answer an exception no handler took with a 500 in the surface's error shape, and end it there.
+
+    If the answer had already started when the exception came (a stream that failed half way), the
+    exception goes on to the server, which closes the connection: the only way to tell the client
+    the answer is cut short. If the answer was complete, the exception is only logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = {"started": False, "complete": False}
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["complete"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if state["complete"]:
+                return
+            if state["started"]:
+                raise
+            response = error_response(scope.get("path", ""), ErrorCode.INTERNAL_ERROR, INTERNAL_MESSAGE, 500)
+            await response(scope, receive, send)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -109,10 +158,3 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         code = ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
         return error_response(request.url.path, code, str(exc.detail), exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(
-            request.url.path, ErrorCode.INTERNAL_ERROR, "Internal error; the server log has the details.", 500
-        )

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from modelyard.domain.values import ascii_digits
+
 GENESIS_HASH = "0" * 64
 REDACTED = "***"
 _SECRET_WORDS = ("password", "secret", "token", "credential", "private_key")
@@ -128,7 +130,7 @@ def artifact_resource(path: str) -> tuple[str, str, int | None]:
     ``<exp>/models/<model>/artifacts/...`` a logged model, anything else under ``<exp>/`` the
     experiment, and a path outside any experiment the top-level directory (``artifact_root``)."""
     parts = path.split("/")
-    if not parts[0].isdigit():
+    if not ascii_digits(parts[0]):  # '³' is a digit to str.isdigit, not to int()
         return "artifact_root", parts[0], None
     experiment = int(parts[0])
     if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":

@@ -23,6 +23,7 @@ import orjson
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.quotas import Resources, Usage, parse_cpu, parse_memory
+from modelyard.domain.values import artifact_subpath
 
 HISTORY_LIMIT = 32
 MAX_REPLICAS = 64
@@ -79,9 +80,8 @@ def parse_model_ref(raw: Any, where: str) -> ModelRef:
             version = int(m["version"]) if m["version"] else None
             return ModelRef(raw, name=m["name"], version=version, alias=m["alias"])
         if m := _RUN_RE.match(raw):
-            if ".." in m["path"].split("/"):
-                raise InvalidParameter(f"{where}: a run's model path cannot contain '..'.")
-            return ModelRef(raw, run_id=m["run_id"], path=m["path"].strip("/"))
+            path = artifact_subpath(m["path"], f"{where}: run model path")
+            return ModelRef(raw, run_id=m["run_id"], path=path)
     raise InvalidParameter(
         f"{where}: expected models:/<name>/<version>, models:/<name>@<alias> or runs:/<run_id>/<path>, "
         f"got {raw!r}."
@@ -165,11 +165,15 @@ class DeploymentSpec:
 
 
 def validate_deployment_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name in RESERVED_NAMES:
+    reserved = isinstance(name, str) and name in RESERVED_NAMES
+    if not isinstance(name, str) or not _NAME_RE.match(name) or reserved:
+        shown = repr(name[:60] if isinstance(name, str) else name)
+        if isinstance(name, dict | list):
+            shown = f"a JSON {'object' if isinstance(name, dict) else 'list'}"
         raise InvalidParameter(
-            f"name: {name!r} is not a valid deployment name: use 1-40 lowercase letters, digits and '-', "
+            f"name: {shown} is not a valid deployment name: use 1-40 lowercase letters, digits and '-', "
             "starting with a letter and ending with a letter or digit (it becomes part of the endpoint's URL)"
-            + (f"; {name!r} is reserved." if name in RESERVED_NAMES else ".")
+            + (f"; {name!r} is reserved." if reserved else ".")
         )
     return name
 

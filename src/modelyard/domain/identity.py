@@ -76,16 +76,18 @@ class Principal:
             return None
         return frozenset(g for g, r in self.roles.items() if r >= Role.MEMBER)
 
-    def require(self, group_id: int, role: Role, *, what: str) -> None:
+    def require(self, group_id: int, role: Role, *, what: str, missing: str | None = None) -> None:
         """Raise unless the principal has at least ``role`` in the group.
 
         Without even read access the resource is reported as missing, so that ids of other groups'
-        resources cannot be probed; with read but not enough access the refusal says what is needed.
+        resources cannot be probed: ``missing`` is the message the caller gives for a resource that does
+        not exist, so that the two answers are the same. With read but not enough access the refusal
+        says what is needed.
         """
         have = self.role_in(group_id)
         if have is None:
             raise HiddenNotFound(
-                f"{what} does not exist (or you do not have access to it).", group_id=group_id
+                missing or f"{what} does not exist (or you do not have access to it).", group_id=group_id
             )
         if have < role:
             raise PermissionDenied(

@@ -13,6 +13,8 @@ from typing import Any
 
 from modelyard.domain.errors import DomainError, ErrorCode, InvalidParameter
 
+MAX_QUOTA_COUNT = 2**31 - 1
+"""The most GPUs or deployments a quota can name (the database holds 32-bit integers)."""
 _CPU_RE = re.compile(r"^(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<unit>m?)$")
 _MEM_RE = re.compile(r"^(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
 _MEM_FACTORS_MI = {
@@ -45,7 +47,7 @@ def parse_cpu(raw: Any, where: str) -> int:
         value = float(m["num"]) * (1 if m["unit"] else 1000)
     else:
         raise InvalidParameter(f"{where}: expected a number of cores like 0.5 or '500m', got {raw!r}.")
-    if value < 0 or value > 1_000_000:
+    if not 0 <= value <= 1_000_000:  # NaN too (Python's JSON reader accepts the literal)
         raise InvalidParameter(f"{where}: {raw!r} is out of range (0 to 1000 cores).")
     return round(value)
 
@@ -60,7 +62,7 @@ def parse_memory(raw: Any, where: str) -> int:
         value = float(m["num"]) * _MEM_FACTORS_MI[m["unit"]]
     else:
         raise InvalidParameter(f"{where}: expected a size like '512Mi' or '2Gi', got {raw!r}.")
-    if value < 0 or value > 1024 * 1024 * 64:
+    if not 0 <= value <= 1024 * 1024 * 64:  # NaN too
         raise InvalidParameter(f"{where}: {raw!r} is out of range (0 to 64Ti).")
     return max(round(value), 1 if value > 0 else 0)
 
@@ -157,8 +159,12 @@ def parse_quota(raw: Any, current: Quota | None = None) -> Quota:
         if key not in raw:
             return default
         value = raw[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise InvalidParameter(f"quota.{key}: expected a whole number >= 0 or null, got {value!r}.")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUOTA_COUNT
+        ):
+            raise InvalidParameter(
+                f"quota.{key}: expected a whole number from 0 to {MAX_QUOTA_COUNT} or null, got {value!r}."
+            )
         return value
 
     quota = replace(quota, gpu=count("gpu", quota.gpu), deployments=count("deployments", quota.deployments))

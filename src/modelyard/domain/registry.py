@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlparse
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.search import (
@@ -38,6 +39,7 @@ from modelyard.domain.search import (
     Op,
     OrderBy,
 )
+from modelyard.domain.values import artifact_subpath
 
 SEARCH_REGISTERED_MODELS_DEFAULT = 100
 SEARCH_REGISTERED_MODELS_MAX = 1000
@@ -49,6 +51,7 @@ MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 _ALIAS_RE = re.compile(r"^[\w\-]+$")
+_RUN_ID_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
 
 
@@ -214,16 +217,24 @@ def parse_source(source: object) -> ModelSource:
         )
     if source.startswith("runs:/"):
         run_id, _, path = source.removeprefix("runs:/").strip("/").partition("/")
-        if not run_id:
+        if not _RUN_ID_RE.match(run_id):
             raise InvalidParameter(f"Invalid source '{source}': expected runs:/<run_id>/<artifact path>.")
-        return ModelSource(SourceKind.RUN, run_id, path.strip("/"))
+        return ModelSource(SourceKind.RUN, run_id, artifact_subpath(path, "source"))
     if source.startswith("mlflow-artifacts:"):
         rest = source.removeprefix("mlflow-artifacts:")
         if rest.startswith("//"):  # mlflow-artifacts://host:port/path
             rest = rest[2:].partition("/")[2]
-        first = rest.strip("/").split("/", 1)[0]
-        return ModelSource(SourceKind.PROXIED, first, rest.strip("/"))
+        path = artifact_subpath(rest, "source")
+        return ModelSource(SourceKind.PROXIED, path.split("/", 1)[0], path)
+    parsed = urlparse(source)
+    artifact_subpath(parsed.path if parsed.scheme else source, "source")  # refuse '..' in any spelling
     return ModelSource(SourceKind.URI, source)
+
+
+def lies_under(uri: str, base: str) -> bool:
+    """Whether ``uri`` is ``base`` or a path below it (both normalised, without '..')."""
+    base = base.rstrip("/")
+    return uri.rstrip("/") == base or uri.startswith(base + "/")
 
 
 def join_uri(base: str, path: str) -> str:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
+from modelyard.domain.values import INT64_MAX, INT64_MIN, check_int64, check_text
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -29,6 +30,15 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_EXPERIMENT_TAG_VALUE_LENGTH = 5000
 MAX_KEY_LENGTH = 250
 MAX_ENTITY_NAME_LENGTH = 500
+# A run's name is also its ``mlflow.runName`` tag: one limit for both, the name's.
+MAX_RUN_NAME_LENGTH = 500
+MAX_DATASET_NAME_LENGTH = 500
+MAX_DATASET_DIGEST_LENGTH = 64
+MAX_SOURCE_TYPE_LENGTH = 64
+MAX_DATASET_SOURCE_LENGTH = 65535
+MAX_DATASET_SCHEMA_LENGTH = 1048575
+MAX_DATASET_PROFILE_LENGTH = 16384
+MAX_USER_ID_LENGTH = 256
 SEARCH_RUNS_DEFAULT = 1000
 SEARCH_RUNS_MAX = 50000
 SEARCH_EXPERIMENTS_DEFAULT = 1000
@@ -209,26 +219,55 @@ def validate_value(kind: str, key: str, value: Any, limit: int) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    if key == RUN_NAME_TAG:
+        limit = min(limit, MAX_RUN_NAME_LENGTH)
     if len(text) > limit:
         raise InvalidParameter(
             f"{kind.capitalize()} value '{text[:40]}...' for key '{key}' had length {len(text)}, "
             f"which exceeded length limit of {limit}"
         )
-    return text
+    return check_text(f"{kind} value for key '{key}'", text)
+
+
+def validate_text(field_name: str, value: Any, limit: int, *, required: bool = False) -> str | None:
+    """An optional string parameter: a string of at most ``limit`` characters, or None."""
+    if value is None or value == "":
+        if required:
+            raise InvalidParameter(f"Missing value for required parameter '{field_name}'.")
+        return None if value is None else ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Invalid value {value!r} for parameter '{field_name}': expected a string.")
+    if len(value) > limit:
+        raise InvalidParameter(
+            f"Invalid value for parameter '{field_name}': it has {len(value)} characters, the limit is {limit}."
+        )
+    return check_text(field_name, value)
+
+
+def validate_run_name(value: Any, field_name: str = "run_name") -> str | None:
+    return validate_text(field_name, value, MAX_RUN_NAME_LENGTH)
 
 
 def parse_metric_value(key: str, raw: Any) -> float:
     """Numbers, or the protobuf-JSON spellings 'NaN', 'Infinity', '-Infinity' the mlflow client sends."""
     if isinstance(raw, bool):
         raise InvalidParameter(f"Got invalid value {raw} for metric '{key}' (expected a number).")
-    if isinstance(raw, int | float):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
+    try:
+        if isinstance(raw, int | float):
             return float(raw)
-        except ValueError:
-            pass
-    raise InvalidParameter(f"Got invalid value {raw!r} for metric '{key}' (expected a number).")
+        if isinstance(raw, str) and len(raw) <= 400:
+            return float(raw)
+    except OverflowError:
+        raise InvalidParameter(
+            f"Got invalid value for metric '{key}': it is beyond the range of a 64-bit float (about 1.8e308)."
+        ) from None
+    except ValueError:
+        pass
+    shown = repr(raw) if not isinstance(raw, str | int) or len(str(raw)) <= 60 else f"'{str(raw)[:40]}...'"
+    raise InvalidParameter(f"Got invalid value {shown} for metric '{key}' (expected a number).")
+
+
+FLOAT_2_63 = float(2**63)
 
 
 def parse_int(field_name: str, raw: Any, *, default: int | None = None) -> int:
@@ -240,15 +279,23 @@ def parse_int(field_name: str, raw: Any, *, default: int | None = None) -> int:
     if isinstance(raw, bool):
         raise InvalidParameter(f"Invalid value {raw!r} for parameter '{field_name}': expected an integer.")
     if isinstance(raw, int):
-        return raw
+        return check_int64(field_name, raw)
     if isinstance(raw, float) and raw.is_integer():
+        # JSON parsers read integers beyond 64 bits as floats: -2**63 - 1 arrives as -2.0**63, which must
+        # not pass as the smallest int64
+        if not -FLOAT_2_63 < raw < FLOAT_2_63:
+            raise InvalidParameter(
+                f"Invalid value {raw!r} for parameter '{field_name}': it must be a 64-bit integer, between "
+                f"{INT64_MIN} and {INT64_MAX}."
+            )
         return int(raw)
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= 40:
         try:
-            return int(raw)
+            return check_int64(field_name, int(raw))
         except ValueError:
             pass
-    raise InvalidParameter(f"Invalid value {raw!r} for parameter '{field_name}': expected an integer.")
+    shown = repr(raw) if not isinstance(raw, str) or len(raw) <= 40 else f"'{raw[:40]}...'"
+    raise InvalidParameter(f"Invalid value {shown} for parameter '{field_name}': expected an integer.")
 
 
 def metric_to_wire(value: float) -> float | str:

@@ -5,6 +5,10 @@ empty fields omitted) plus modelyard's two extensions on a run, ``code_version``
 ``environment``. They are pure data: no I/O, nothing of ours imported but ``modelyard.schemas``.
 Parsing is lenient the way the official client is: unknown fields are ignored, int64 may arrive as
 a string of digits, and metric values may be spelled ``"NaN"`` / ``"Infinity"``.
+
+The other modules describe the API's requests and answers for its OpenAPI document
+(``tracking_api``, ``registry``, ``resources``, with ``api_types``); they take their limits from
+``modelyard.domain``, where the request parsers take them too.
 """
 
 from modelyard.schemas.tracking import (

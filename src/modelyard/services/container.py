@@ -74,7 +74,7 @@ def build_services(settings: Settings) -> Services:
         artifact_service=artifact_service,
         identity=IdentityService(db),
         audit=AuditService(db, interval_s=settings.audit_interval_s),
-        experiments=ExperimentService(db),
+        experiments=ExperimentService(db, member_artifact_roots=settings.member_artifact_roots),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
         registry=RegistryService(db),

@@ -44,8 +44,12 @@ def run_scope(session: Session, run_id: str) -> tuple[str, int]:
         (run_id,),
     ).first()
     if row is None:
-        raise NotFound(f"Run with id={run_id} not found")
+        raise NotFound(run_not_found(run_id))
     return str(row[0]), int(row[1])
+
+
+def run_not_found(run_id: str) -> str:
+    return f"Run with id={run_id} not found"
 
 
 def run_info(session: Session, run_id: str) -> Run:

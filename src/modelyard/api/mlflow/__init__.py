@@ -14,13 +14,26 @@ from modelyard.api.mlflow import artifacts, experiments, logged_models, registry
 
 
 def mount_mlflow(app: FastAPI) -> None:
-    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        app.include_router(experiments.router, prefix=prefix)
-        app.include_router(runs.router, prefix=prefix)
-        app.include_router(logged_models.router, prefix=prefix)
-        app.include_router(registry.router, prefix=prefix)
-        app.include_router(artifacts.tracking_router, prefix=prefix)
-    for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
-        app.include_router(artifacts.proxy_router, prefix=prefix)
-    for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        app.include_router(server_info.router, prefix=prefix)
+    # The /ajax-api mirror (what MLflow's web UI calls) is the same API: the OpenAPI document lists it once.
+    for prefix, listed in (("/api/2.0/mlflow", True), ("/ajax-api/2.0/mlflow", False)):
+        app.include_router(
+            experiments.router, prefix=prefix, tags=["MLflow: experiments"], include_in_schema=listed
+        )
+        app.include_router(runs.router, prefix=prefix, tags=["MLflow: runs"], include_in_schema=listed)
+        app.include_router(
+            logged_models.router, prefix=prefix, tags=["MLflow: logged models"], include_in_schema=listed
+        )
+        app.include_router(
+            registry.router, prefix=prefix, tags=["MLflow: model registry"], include_in_schema=listed
+        )
+        app.include_router(
+            artifacts.tracking_router, prefix=prefix, tags=["MLflow: artifacts"], include_in_schema=listed
+        )
+    for prefix, listed in (("/api/2.0/mlflow-artifacts", True), ("/ajax-api/2.0/mlflow-artifacts", False)):
+        app.include_router(
+            artifacts.proxy_router, prefix=prefix, tags=["MLflow: artifacts"], include_in_schema=listed
+        )
+    for prefix, listed in (("/api/3.0/mlflow", True), ("/ajax-api/3.0/mlflow", False)):
+        app.include_router(
+            server_info.router, prefix=prefix, tags=["MLflow: server"], include_in_schema=listed
+        )

@@ -27,8 +27,11 @@ from starlette.responses import Response, StreamingResponse
 
 from modelyard.api.body import json_response
 from modelyard.api.deps import principal
+from modelyard.api.openapi import Content, documented
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.identity import Role
+from modelyard.schemas import tracking_api as api
+from modelyard.schemas.api_types import Empty
 from modelyard.storage.artifacts import ArtifactInfo, clean_path
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 
 tracking_router = APIRouter()
 proxy_router = APIRouter()
+_FILE = Content({"application/octet-stream": {"type": "string", "format": "binary"}, "*/*": {}})
 
 _ACTIVE_TYPES = frozenset(
     {
@@ -85,6 +89,7 @@ def _media_type(path: str) -> str:
 
 
 @tracking_router.get("/artifacts/list")
+@documented(response=api.RunArtifacts)
 def list_run_artifacts(
     request: Request,
     run_id: str | None = Query(default=None),
@@ -108,6 +113,7 @@ def list_run_artifacts(
 
 
 @proxy_router.get("/artifacts")
+@documented(response=api.ProxiedFiles)
 def list_proxied(request: Request, path: str | None = Query(default=None)) -> Response:
     _authorize(request, path, Role.VIEWER)
     services = _services(request)
@@ -116,6 +122,7 @@ def list_proxied(request: Request, path: str | None = Query(default=None)) -> Re
 
 
 @proxy_router.get("/artifacts/{path:path}")
+@documented(response=_FILE)
 async def download(request: Request, path: str) -> Response:
     await run_in_threadpool(_authorize, request, path, Role.VIEWER)
     services = _services(request)
@@ -126,6 +133,7 @@ async def download(request: Request, path: str) -> Response:
 
 
 @proxy_router.put("/artifacts/{path:path}")
+@documented(body=_FILE, response=Empty)
 async def upload(request: Request, path: str) -> Response:
     services = _services(request)
     if not clean_path(path):
@@ -141,6 +149,7 @@ async def upload(request: Request, path: str) -> Response:
 
 
 @proxy_router.delete("/artifacts/{path:path}")
+@documented(response=Empty)
 def delete(request: Request, path: str) -> Response:
     _authorize(request, path, Role.MEMBER)
     services = _services(request)

@@ -11,12 +11,15 @@ from starlette.responses import Response
 from modelyard.api.body import json_body, json_response
 from modelyard.api.deps import principal, services
 from modelyard.api.mlflow import wire
-from modelyard.domain.errors import InvalidParameter
+from modelyard.api.openapi import documented
+from modelyard.schemas import tracking_api as api
+from modelyard.schemas.api_types import Empty
 
 router = APIRouter()
 
 
 @router.post("/logged-models")
+@documented(body=api.CreateLoggedModel, response=api.LoggedModelAnswer)
 async def create(request: Request) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
@@ -33,15 +36,13 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/logged-models/search")
+@documented(body=api.SearchLoggedModels, body_required=False, response=api.LoggedModelsPage)
 async def search(request: Request) -> Response:
     body = await json_body(request)
-    experiment_ids = body.get("experiment_ids") or []
-    if not isinstance(experiment_ids, list):
-        raise InvalidParameter("Invalid value for parameter 'experiment_ids': expected a list.")
     models, token = await run_in_threadpool(
         services(request).logged_models.search,
         principal(request),
-        experiment_ids=experiment_ids,
+        experiment_ids=wire.id_list(body, "experiment_ids"),
         max_results=wire.optional_int(body, "max_results"),
         page_token=wire.optional_str(body, "page_token"),
         filter_string=wire.optional_str(body, "filter"),
@@ -55,12 +56,14 @@ async def search(request: Request) -> Response:
 
 
 @router.get("/logged-models/{model_id}")
+@documented(response=api.LoggedModelAnswer)
 async def get(request: Request, model_id: str) -> Response:
     model = await run_in_threadpool(services(request).logged_models.get, principal(request), model_id)
     return json_response({"model": wire.logged_model(model)})
 
 
 @router.patch("/logged-models/{model_id}")
+@documented(body=api.FinalizeLoggedModel, response=api.LoggedModelAnswer)
 async def finalize(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
@@ -73,12 +76,14 @@ async def finalize(request: Request, model_id: str) -> Response:
 
 
 @router.delete("/logged-models/{model_id}")
+@documented(response=Empty)
 async def delete(request: Request, model_id: str) -> Response:
     await run_in_threadpool(services(request).logged_models.delete, principal(request), model_id)
     return json_response({})
 
 
 @router.patch("/logged-models/{model_id}/tags")
+@documented(body=api.LoggedModelTags, response=Empty)
 async def set_tags(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -91,12 +96,14 @@ async def set_tags(request: Request, model_id: str) -> Response:
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
+@documented(response=Empty)
 async def delete_tag(request: Request, model_id: str, tag_key: str) -> Response:
     await run_in_threadpool(services(request).logged_models.delete_tag, principal(request), model_id, tag_key)
     return json_response({})
 
 
 @router.post("/logged-models/{model_id}/params")
+@documented(body=api.LoggedModelParams, response=Empty)
 async def log_params(request: Request, model_id: str) -> Response:
     body = await json_body(request)
     await run_in_threadpool(

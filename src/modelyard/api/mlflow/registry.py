@@ -4,6 +4,7 @@ and shapes the answer; access checks and rules live in the service."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,18 +21,22 @@ from modelyard.api.mlflow.registry_wire import (
     request_params,
     string_list,
 )
+from modelyard.api.openapi import documented
+from modelyard.schemas import registry as reg
+from modelyard.schemas.api_types import Empty
 
 router = APIRouter()
 
 
-def _query(request: Request) -> dict[str, Any]:
-    return dict(request.query_params)
+def _query(request: Request) -> Mapping[str, Any]:
+    return request.query_params
 
 
 # ---- registered models --------------------------------------------------------------------------
 
 
 @router.post("/registered-models/create")
+@documented(body=reg.CreateRegisteredModel, response=reg.RegisteredModelAnswer)
 async def create_model(request: Request) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
@@ -40,12 +45,13 @@ async def create_model(request: Request) -> Response:
         name=wire.require_str(body, "name"),
         description=body.get("description"),
         tags=dict(wire.key_values(body, "tags")),
-        group=body.get("group"),
+        group=wire.optional_str(body, "group"),
     )
     return json_response({"registered_model": registered_model(model)})
 
 
 @router.get("/registered-models/get")
+@documented(query=reg.ModelNameQuery, response=reg.RegisteredModelAnswer)
 async def get_model(request: Request) -> Response:
     name = wire.require_str(_query(request), "name")
     model = await run_in_threadpool(services(request).registry.get_registered_model, principal(request), name)
@@ -53,6 +59,7 @@ async def get_model(request: Request) -> Response:
 
 
 @router.post("/registered-models/rename")
+@documented(body=reg.RenameRegisteredModel, response=reg.RegisteredModelAnswer)
 async def rename_model(request: Request) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
@@ -65,6 +72,7 @@ async def rename_model(request: Request) -> Response:
 
 
 @router.patch("/registered-models/update")
+@documented(body=reg.UpdateRegisteredModel, response=reg.RegisteredModelAnswer)
 async def update_model(request: Request) -> Response:
     body = await json_body(request)
     model = await run_in_threadpool(
@@ -77,6 +85,7 @@ async def update_model(request: Request) -> Response:
 
 
 @router.delete("/registered-models/delete")
+@documented(body=reg.ModelNameBody, response=Empty)
 async def delete_model(request: Request) -> Response:
     params = await request_params(request)
     await run_in_threadpool(
@@ -88,6 +97,7 @@ async def delete_model(request: Request) -> Response:
 
 
 @router.get("/registered-models/search")
+@documented(query=reg.SearchQuery, response=reg.RegisteredModelsPage)
 async def search_models(request: Request) -> Response:
     q = _query(request)
     models, token = await run_in_threadpool(
@@ -106,9 +116,19 @@ async def search_models(request: Request) -> Response:
     return json_response(out)
 
 
-@router.post("/registered-models/get-latest-versions")
 @router.get("/registered-models/get-latest-versions")
+@documented(query=reg.LatestVersionsQuery, response=reg.ModelVersions)
 async def latest_versions(request: Request) -> Response:
+    return await _latest_versions(request)
+
+
+@router.post("/registered-models/get-latest-versions")
+@documented(body=reg.LatestVersions, response=reg.ModelVersions)
+async def latest_versions_post(request: Request) -> Response:
+    return await _latest_versions(request)
+
+
+async def _latest_versions(request: Request) -> Response:
     params = await request_params(request)
     versions = await run_in_threadpool(
         services(request).registry.get_latest_versions,
@@ -120,6 +140,7 @@ async def latest_versions(request: Request) -> Response:
 
 
 @router.post("/registered-models/set-tag")
+@documented(body=reg.SetRegisteredModelTag, response=Empty)
 async def set_model_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -133,6 +154,7 @@ async def set_model_tag(request: Request) -> Response:
 
 
 @router.delete("/registered-models/delete-tag")
+@documented(body=reg.DeleteRegisteredModelTag, response=Empty)
 async def delete_model_tag(request: Request) -> Response:
     params = await request_params(request)
     await run_in_threadpool(
@@ -145,6 +167,7 @@ async def delete_model_tag(request: Request) -> Response:
 
 
 @router.post("/registered-models/alias")
+@documented(body=reg.SetAlias, response=Empty)
 async def set_alias(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -158,6 +181,7 @@ async def set_alias(request: Request) -> Response:
 
 
 @router.delete("/registered-models/alias")
+@documented(body=reg.DeleteAlias, response=Empty)
 async def delete_alias(request: Request) -> Response:
     params = await request_params(request)
     await run_in_threadpool(
@@ -170,6 +194,7 @@ async def delete_alias(request: Request) -> Response:
 
 
 @router.get("/registered-models/alias")
+@documented(query=reg.AliasQuery, response=reg.ModelVersionAnswer)
 async def get_by_alias(request: Request) -> Response:
     q = _query(request)
     version = await run_in_threadpool(
@@ -185,6 +210,7 @@ async def get_by_alias(request: Request) -> Response:
 
 
 @router.post("/model-versions/create")
+@documented(body=reg.CreateModelVersion, response=reg.ModelVersionAnswer)
 async def create_version(request: Request) -> Response:
     body = await json_body(request)
     version = await run_in_threadpool(
@@ -202,6 +228,7 @@ async def create_version(request: Request) -> Response:
 
 
 @router.get("/model-versions/get")
+@documented(query=reg.VersionQuery, response=reg.ModelVersionAnswer)
 async def get_version(request: Request) -> Response:
     q = _query(request)
     version = await run_in_threadpool(
@@ -214,6 +241,7 @@ async def get_version(request: Request) -> Response:
 
 
 @router.patch("/model-versions/update")
+@documented(body=reg.UpdateModelVersion, response=reg.ModelVersionAnswer)
 async def update_version(request: Request) -> Response:
     body = await json_body(request)
     version = await run_in_threadpool(
@@ -227,6 +255,7 @@ async def update_version(request: Request) -> Response:
 
 
 @router.delete("/model-versions/delete")
+@documented(body=reg.VersionBody, response=Empty)
 async def delete_version(request: Request) -> Response:
     params = await request_params(request)
     await run_in_threadpool(
@@ -239,6 +268,7 @@ async def delete_version(request: Request) -> Response:
 
 
 @router.get("/model-versions/search")
+@documented(query=reg.SearchVersionsQuery, response=reg.ModelVersionsPage)
 async def search_versions(request: Request) -> Response:
     q = _query(request)
     versions, token = await run_in_threadpool(
@@ -258,6 +288,7 @@ async def search_versions(request: Request) -> Response:
 
 
 @router.post("/model-versions/transition-stage")
+@documented(body=reg.TransitionStage, response=reg.ModelVersionAnswer)
 async def transition_stage(request: Request) -> Response:
     body = await json_body(request)
     version = await run_in_threadpool(
@@ -272,6 +303,7 @@ async def transition_stage(request: Request) -> Response:
 
 
 @router.post("/model-versions/set-tag")
+@documented(body=reg.SetModelVersionTag, response=Empty)
 async def set_version_tag(request: Request) -> Response:
     body = await json_body(request)
     await run_in_threadpool(
@@ -286,6 +318,7 @@ async def set_version_tag(request: Request) -> Response:
 
 
 @router.delete("/model-versions/delete-tag")
+@documented(body=reg.DeleteModelVersionTag, response=Empty)
 async def delete_version_tag(request: Request) -> Response:
     params = await request_params(request)
     await run_in_threadpool(
@@ -299,6 +332,7 @@ async def delete_version_tag(request: Request) -> Response:
 
 
 @router.get("/model-versions/get-download-uri")
+@documented(query=reg.VersionQuery, response=reg.DownloadUri)
 async def download_uri(request: Request) -> Response:
     q = _query(request)
     uri = await run_in_threadpool(

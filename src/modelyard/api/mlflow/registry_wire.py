@@ -6,6 +6,7 @@ Versions are strings on the wire (``"3"``); empty fields are omitted, as protobu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -56,19 +57,18 @@ def registered_model(m: RegisteredModel) -> dict[str, Any]:
     return out
 
 
-async def request_params(request: Request) -> dict[str, Any]:
+async def request_params(request: Request) -> Mapping[str, Any]:
     """A request's parameters: the query string, overlaid with the JSON body if there is one.
 
     MLflow's client sends GET parameters in the query and DELETE parameters in a JSON body; other
     clients (curl, browsers) often put DELETE parameters in the query. Both work.
     """
-    params: dict[str, Any] = dict(request.query_params)
-    if request.method != "GET":
-        params.update(await json_body(request))
-    return params
+    if request.method == "GET":
+        return request.query_params
+    return {**request.query_params, **await json_body(request)}
 
 
-def string_list(params: dict[str, Any], request: Request, name: str) -> list[str]:
+def string_list(params: Mapping[str, Any], request: Request, name: str) -> list[str]:
     """A repeated string field: a JSON list in a body, or repeated query keys."""
     if request.method == "GET":
         return request.query_params.getlist(name)
@@ -80,7 +80,7 @@ def string_list(params: dict[str, Any], request: Request, name: str) -> list[str
     return value
 
 
-def flag(params: dict[str, Any], name: str) -> bool:
+def flag(params: Mapping[str, Any], name: str) -> bool:
     """A bool field, as JSON ``true`` or a query string ``true``/``false``."""
     value = params.get(name)
     if value is None or isinstance(value, bool):

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from modelyard.api.body import json_response
+from modelyard.api.openapi import documented
+from modelyard.schemas.tracking_api import ServerInfo
 
 router = APIRouter()
 
@@ -23,5 +25,6 @@ _INFO = {
 
 
 @router.get("/server-info")
+@documented(response=ServerInfo)
 async def server_info() -> Response:
     return json_response(_INFO)

@@ -8,10 +8,17 @@ int64 as numbers or digit strings, repeated query parameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.tracking import (
+    MAX_DATASET_DIGEST_LENGTH,
+    MAX_DATASET_NAME_LENGTH,
+    MAX_DATASET_PROFILE_LENGTH,
+    MAX_DATASET_SCHEMA_LENGTH,
+    MAX_DATASET_SOURCE_LENGTH,
+    MAX_SOURCE_TYPE_LENGTH,
     Dataset,
     DatasetInput,
     Experiment,
@@ -21,7 +28,9 @@ from modelyard.domain.tracking import (
     metric_to_wire,
     parse_int,
     parse_metric_value,
+    validate_text,
 )
+from modelyard.domain.values import INT64_MAX, INT64_MIN
 
 
 def kv_list(items: dict[str, str]) -> list[dict[str, str]]:
@@ -141,7 +150,7 @@ def logged_model(m: LoggedModel) -> dict[str, Any]:
 # ---- parsing ------------------------------------------------------------------------------------
 
 
-def require_str(body: dict[str, Any], name: str, *, aliases: tuple[str, ...] = ()) -> str:
+def require_str(body: Mapping[str, Any], name: str, *, aliases: tuple[str, ...] = ()) -> str:
     for key in (name, *aliases):
         value = body.get(key)
         if value not in (None, ""):
@@ -151,7 +160,7 @@ def require_str(body: dict[str, Any], name: str, *, aliases: tuple[str, ...] = (
     raise InvalidParameter(f"Missing value for required parameter '{name}'.")
 
 
-def optional_str(body: dict[str, Any], name: str) -> str | None:
+def optional_str(body: Mapping[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
@@ -160,7 +169,35 @@ def optional_str(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def optional_int(body: dict[str, Any], name: str) -> int | None:
+def optional_id_or_name(body: dict[str, Any], name: str) -> int | str | None:
+    """An optional reference to an object by its id (an integer) or its name."""
+    value = body.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parse_int(name, value)
+    raise InvalidParameter(f"Invalid value {value!r} for parameter '{name}': expected an id or a name.")
+
+
+def string_list(body: dict[str, Any], name: str) -> list[str]:
+    """An optional list of strings (``experiment_ids``, ``order_by``)."""
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': expected a list of strings.")
+    return value
+
+
+def id_list(body: dict[str, Any], name: str) -> list[str]:
+    """An optional list of ids (``experiment_ids``), as strings or numbers."""
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)) for item in value
+    ):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': expected a list of ids.")
+    return [str(item) for item in value]
+
+
+def optional_int(body: Mapping[str, Any], name: str) -> int | None:
     value = body.get(name)
     return None if value is None else parse_int(name, value)
 
@@ -185,6 +222,9 @@ def key_values(body: dict[str, Any], name: str) -> list[tuple[str, Any]]:
     return out
 
 
+MAX_ID_LENGTH = 64  # run ids are 32 hex digits, logged model ids "m-" and 32
+
+
 def parse_metric(item: Any, where: str) -> Metric:
     if not isinstance(item, dict):
         raise InvalidParameter(f"Invalid value for parameter '{where}': expected a metric object.")
@@ -200,9 +240,13 @@ def parse_metric(item: Any, where: str) -> Metric:
         value=parse_metric_value(key, item["value"]),
         timestamp=parse_int(f"{where}.timestamp", item["timestamp"]),
         step=parse_int(f"{where}.step", item.get("step"), default=0),
-        model_id=item.get("model_id") or None,
-        dataset_name=item.get("dataset_name") or None,
-        dataset_digest=item.get("dataset_digest") or None,
+        model_id=validate_text(f"{where}.model_id", item.get("model_id"), MAX_ID_LENGTH) or None,
+        dataset_name=validate_text(f"{where}.dataset_name", item.get("dataset_name"), MAX_DATASET_NAME_LENGTH)
+        or None,
+        dataset_digest=validate_text(
+            f"{where}.dataset_digest", item.get("dataset_digest"), MAX_DATASET_DIGEST_LENGTH
+        )
+        or None,
     )
 
 
@@ -211,18 +255,26 @@ def parse_metrics(body: dict[str, Any]) -> list[Metric]:
     if not isinstance(items, list):
         raise InvalidParameter("Invalid value for parameter 'metrics': expected a list of metric objects.")
     out = []
+    low, high = INT64_MIN, INT64_MAX
+    item: Any
+    value: Any
     for i, item in enumerate(items):
-        # Fast path for the common, well-typed point; anything unusual takes the checked path.
+        # Fast path for the common, well-typed point holding only key, value, timestamp and (maybe) step;
+        # anything else (a model id, a dataset, a wrong type) takes the checked path.
         if (
             type(item) is dict
-            and len(item) <= 4
-            and type(item.get("key")) is str
-            and type(item.get("value")) in (float, int)
-            and type(item.get("timestamp")) is int
-            and type(item.get("step", 0)) is int
-            and item["key"]
+            and (len(item) == 3 or (len(item) == 4 and "step" in item))
+            and type(key := item.get("key")) is str
+            and (
+                (kind := type(value := item.get("value"))) is float or (kind is int and low <= value <= high)
+            )
+            and type(stamp := item.get("timestamp")) is int
+            and type(step := item.get("step", 0)) is int
+            and key
+            and low <= stamp <= high
+            and low <= step <= high
         ):
-            out.append(Metric(item["key"], float(item["value"]), item["timestamp"], item.get("step", 0)))
+            out.append(Metric(key, float(value), stamp, step))
         else:
             out.append(parse_metric(item, f"metrics[{i}]"))
     return out
@@ -237,15 +289,21 @@ def parse_dataset_inputs(body: dict[str, Any]) -> list[DatasetInput]:
         ds = item.get("dataset") if isinstance(item, dict) else None
         if not isinstance(ds, dict):
             raise InvalidParameter(f"Missing value for required parameter 'datasets[{i}].dataset'.")
+        where = f"datasets[{i}].dataset"
         out.append(
             DatasetInput(
                 dataset=Dataset(
-                    name=str(ds.get("name") or ""),
-                    digest=str(ds.get("digest") or ""),
-                    source_type=str(ds.get("source_type") or ""),
-                    source=str(ds.get("source") or ""),
-                    schema=ds.get("schema"),
-                    profile=ds.get("profile"),
+                    name=validate_text(f"{where}.name", ds.get("name"), MAX_DATASET_NAME_LENGTH) or "",
+                    digest=validate_text(f"{where}.digest", ds.get("digest"), MAX_DATASET_DIGEST_LENGTH)
+                    or "",
+                    source_type=validate_text(
+                        f"{where}.source_type", ds.get("source_type"), MAX_SOURCE_TYPE_LENGTH
+                    )
+                    or "",
+                    source=validate_text(f"{where}.source", ds.get("source"), MAX_DATASET_SOURCE_LENGTH)
+                    or "",
+                    schema=validate_text(f"{where}.schema", ds.get("schema"), MAX_DATASET_SCHEMA_LENGTH),
+                    profile=validate_text(f"{where}.profile", ds.get("profile"), MAX_DATASET_PROFILE_LENGTH),
                 ),
                 tags=dict(key_values(item, "tags")),
             )

@@ -26,15 +26,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.api.deps import principal, services
+from modelyard.api.openapi import Content, documented, model_ref
+from modelyard.api.resources.openapi import envelope as envelope_schema
 from modelyard.api.resources.routes import envelope
 from modelyard.controller import Backend, LogLine
 from modelyard.domain.errors import DomainError, ErrorCode, InvalidParameter, NotFound
+from modelyard.domain.values import ascii_digits
+from modelyard.schemas.resources import LogLines, LogsQuery
 from modelyard.services import Services
 from modelyard.services.resources import deployments as resource
 
 KEEPALIVE_S = 10.0
 MAX_TAIL = 10_000
 QUERY_KEYS = ("replica", "tail", "follow", "all")
+ANSWER = Content(
+    {
+        "application/json": envelope_schema("deployment.logs_answer", model_ref(LogLines), (LogLines,)),
+        "text/plain": {"type": "string", "description": "With follow=true: one '[replica] line' per line."},
+    }
+)
 
 
 class ControllerUnavailable(DomainError):
@@ -70,7 +80,7 @@ def _query(request: Request) -> tuple[str | None, int, bool, bool]:
     follow = _flag(params, "follow")
     gone = _flag(params, "all")
     raw_tail = params.get("tail", "10" if follow else "100")
-    if not raw_tail.isdigit() or int(raw_tail) > MAX_TAIL:
+    if not ascii_digits(raw_tail, 6) or int(raw_tail) > MAX_TAIL:
         raise InvalidParameter(f"tail: expected a whole number from 0 to {MAX_TAIL}, got {raw_tail!r}.")
     return replica, int(raw_tail), follow, gone
 
@@ -78,7 +88,7 @@ def _query(request: Request) -> tuple[str | None, int, bool, bool]:
 def _target(svc: Services, request: Request, key: str, replica: str | None, gone: bool) -> int:
     """The deployment's id, after checking the caller may read it and that ``replica`` is one of its
     (one that is gone is looked for among the log files, with ``all``)."""
-    view = svc.deployments.get(principal(request), resource.deployment_name(svc, key))
+    view = svc.deployments.get(principal(request), resource.deployment_name(svc, key, principal(request)))
     if replica is not None and not gone:
         known = sorted(r.get("name", "") for r in view["status"]["replicas_detail"])
         if replica not in known:
@@ -128,6 +138,17 @@ async def _stream(lines: AsyncIterator[LogLine]) -> AsyncIterator[bytes]:
 
 def add_routes(router: APIRouter) -> None:
     @router.get("/{key}/logs", name="deployment_logs")
+    @documented(
+        query=LogsQuery,
+        response=ANSWER,
+        path={
+            "key": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The deployment's numeric id or its name.",
+            }
+        },
+    )
     async def logs(request: Request, key: str) -> Response:
         replica, tail, follow, gone = _query(request)
         backend = _backend(request)

@@ -20,7 +20,10 @@ from starlette.responses import Response
 
 from modelyard.api.body import json_body
 from modelyard.api.deps import principal, services
+from modelyard.api.openapi import documented, model_ref
+from modelyard.api.resources.openapi import envelope as envelope_schema
 from modelyard.api.resources.routes import envelope
+from modelyard.schemas.resources import EditQuota, GroupQuota, ResourceInfo
 
 _COLUMNS = (
     ("group", "Group", "The group's name."),
@@ -62,23 +65,44 @@ def _info(is_admin: bool) -> dict[str, Any]:
     }
 
 
+_ONE = envelope_schema("quota.answer", model_ref(GroupQuota), (GroupQuota,))
+_ALL = envelope_schema(
+    "quota.page_answer",
+    {
+        "type": "object",
+        "required": ["data", "count"],
+        "properties": {
+            "data": {"type": "array", "items": model_ref(GroupQuota)},
+            "count": {"type": "integer"},
+        },
+    },
+    (GroupQuota,),
+)
+_INFO = envelope_schema("resource_info_answer", model_ref(ResourceInfo), (ResourceInfo,))
+_GROUP = {"group": {"type": "string", "minLength": 1, "description": "The group's name."}}
+
+
 def mount_quotas(app: FastAPI) -> None:
     router = APIRouter(tags=["resource: quota"])
 
     @router.get("/_info", name="quota_info")
+    @documented(response=_INFO)
     async def info(request: Request) -> Response:
         return envelope(_info(principal(request).is_admin))
 
     @router.get("/", name="quota_list")
+    @documented(response=_ALL)
     async def list_quotas(request: Request) -> Response:
         found = await run_in_threadpool(services(request).quotas.list_all, principal(request))
         return envelope({"data": found, "count": len(found)})
 
     @router.get("/{group}", name="quota_show")
+    @documented(response=_ONE, path=_GROUP)
     async def show(request: Request, group: str) -> Response:
         return envelope(await run_in_threadpool(services(request).quotas.get, principal(request), group))
 
     @router.put("/{group}", name="quota_edit")
+    @documented(body=EditQuota, response=_ONE, path=_GROUP)
     async def edit(request: Request, group: str) -> Response:
         body = await json_body(request, allow_empty=False)
         return envelope(

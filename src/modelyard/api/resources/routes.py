@@ -20,6 +20,8 @@ from starlette.responses import Response
 
 from modelyard.api.body import json_body, json_response
 from modelyard.api.deps import principal, services
+from modelyard.api.openapi import with_doc
+from modelyard.api.resources.openapi import resource_docs
 from modelyard.api.resources.params import ids_body, list_request
 from modelyard.services.resources import ResourceRegistry, ResourceService, ResourceSpec
 
@@ -33,35 +35,40 @@ def envelope(result: Any, status: int = 200) -> Response:
 def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
     router = APIRouter(tags=[f"resource: {spec.name}"])
     name = spec.name
+    docs = resource_docs(spec, registry)
 
     def resource(request: Request) -> ResourceService:
         return ResourceService(services(request), registry, name, principal(request))
 
     @router.get("/_info", name=f"{name}_info")
+    @with_doc(docs.info)
     async def info(request: Request) -> Response:
         return envelope(await run_in_threadpool(resource(request).info))
 
     for endpoint in spec.endpoints:
         router.add_api_route(
             f"/{endpoint.name}",
-            _endpoint_route(resource, endpoint.name),
+            with_doc(docs.endpoint)(_endpoint_route(resource, endpoint.name)),
             methods=["GET"],
             name=f"{name}_{endpoint.name}",
             description=endpoint.description,
         )
 
     @router.get("/", name=f"{name}_list")
+    @with_doc(docs.list)
     async def list_items(request: Request) -> Response:
         query = list_request(request)
         return envelope(await run_in_threadpool(resource(request).list_items, query))
 
     @router.get("/{key}", name=f"{name}_show")
+    @with_doc(docs.show)
     async def show(request: Request, key: str) -> Response:
         return envelope(await run_in_threadpool(resource(request).get, key))
 
     if spec.create is not None:
 
         @router.post("/", name=f"{name}_add")
+        @with_doc(docs.add)
         async def add(request: Request) -> Response:
             body = await json_body(request, allow_empty=False)
             return envelope(await run_in_threadpool(resource(request).create, body), 201)
@@ -69,6 +76,7 @@ def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
     if spec.update is not None:
 
         @router.put("/{key}", name=f"{name}_edit")
+        @with_doc(docs.edit)
         async def edit(request: Request, key: str) -> Response:
             body = await json_body(request, allow_empty=False)
             return envelope(await run_in_threadpool(resource(request).update, key, body))
@@ -76,14 +84,17 @@ def build_router(spec: ResourceSpec, registry: ResourceRegistry) -> APIRouter:
     if spec.delete is not None:
 
         @router.delete("/{key}", name=f"{name}_delete")
+        @with_doc(docs.delete)
         async def delete(request: Request, key: str) -> Response:
             return envelope(await run_in_threadpool(resource(request).delete, key))
 
     @router.get("/action/{action}/{key}", name=f"{name}_action")
+    @with_doc(docs.action)
     async def action(request: Request, action: str, key: str) -> Response:
         return envelope(await run_in_threadpool(resource(request).action, action, key))
 
     @router.post("/multi_action/{action}", name=f"{name}_multi_action")
+    @with_doc(docs.multi_action)
     async def multi_action(request: Request, action: str) -> Response:
         ids = await ids_body(request)
         return envelope(await run_in_threadpool(resource(request).multi_action, action, ids))

@@ -40,6 +40,9 @@ def record(
     ``resource_id`` is the id the resource API and the CLI use for the resource (never reused);
     ``resource_name`` its name for people (a deployment's, a user's), where it has one."""
     changes = diff(before, after) if before is not None or after is not None else {}
+    if resource_name is not None and len(resource_name) > MAX_NAME:
+        # the column holds MAX_NAME characters (a registered model's name may have 256, a version's more)
+        details = {**(details or {}), "resource": resource_name}
     if details:
         changes["details"] = redact(dict(details))
     audit_store.queue(

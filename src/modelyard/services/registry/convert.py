@@ -28,6 +28,7 @@ from modelyard.domain.identity import Principal, Role
 from modelyard.domain.model_format import MLMODEL_FILE, ModelSpec, parse_mlmodel
 from modelyard.domain.registry import ModelVersion, join_uri, validate_model_name
 from modelyard.domain.tracking import LoggedModelStatus
+from modelyard.domain.values import artifact_subpath
 from modelyard.storage import registry_repo as repo
 from modelyard.storage.artifacts import ArtifactStore, clean_path
 from modelyard.storage.orm import LoggedModelRow, TagRow
@@ -103,7 +104,7 @@ def _wanted_path(artifact_path: str | None) -> str | None:
         return None
     if not isinstance(artifact_path, str):
         raise InvalidParameter(f"Invalid artifact_path {artifact_path!r}: expected a string.")
-    return clean_path(artifact_path.strip()) or None  # empty: not given
+    return clean_path(artifact_subpath(artifact_path.strip(), "artifact_path")) or None  # empty: not given
 
 
 def _run_facts(svc: Services, actor: Principal, run_id: str) -> _RunFacts:

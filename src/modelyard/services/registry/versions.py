@@ -4,8 +4,10 @@ search, and say where its files are.
 A version is READY as soon as it is created: its files are already in the artifact store (a logged
 model's or a run's artifacts), so nothing is copied. Its *source* must be readable by whoever
 registers it — a run or logged model of a group the actor is not in reads as missing — and a
-source outside the artifact store (a local path, a bucket URI) needs a platform admin, because the
-serving side will load whatever the version points at.
+source outside the artifacts of an experiment or run the actor can read (a local path, a bucket URI)
+needs a platform admin, because the serving side will load whatever the version points at. Paths in a
+source are normalised first, and any spelling of ``..`` (``1//../2``, ``%2e%2e``, ``%252e%252e``) is
+refused: a source cannot climb out of the artifacts it names into another group's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from modelyard.domain.registry import (
     Stage,
     VersionStatus,
     join_uri,
+    lies_under,
     matches,
     parse_order,
     parse_source,
@@ -37,6 +40,7 @@ from modelyard.domain.registry import (
     with_tiebreaks,
 )
 from modelyard.domain.search import Comparison, Entity, Op, OrderBy
+from modelyard.domain.values import ascii_digits
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
 from modelyard.services.registry.access import (
     audit,
@@ -103,31 +107,38 @@ class ModelVersionOps:
         if source.kind is SourceKind.REGISTERED:
             _, src = version_for(s, actor, source.ref, source.version, Role.VIEWER)
             return _Resolved(src.storage_location, run_id or src.run_id, model_id or src.model_id)
-        if source.kind is SourceKind.PROXIED and source.ref.isdigit():
+        if source.kind is SourceKind.PROXIED and ascii_digits(source.ref, 10):
+            # the proxied store's '<experiment id>/...' is that experiment's, as for the artifact proxy
             group_id = repo.experiment_group(s, int(source.ref))
-            if group_id is None or actor.role_in(group_id) is None:
-                raise NotFound(f"No Experiment with id={source.ref} exists (source '{raw}').")
-            actor.require(group_id, Role.VIEWER, what=f"Experiment {source.ref}")
-        else:
-            actor.require_platform_admin(
-                what=f"Registering a model version from '{raw}', outside any experiment's artifacts,"
-            )
+            missing = f"No Experiment with id={source.ref} exists (source '{raw}')."
+            if group_id is None:
+                raise NotFound(missing)
+            actor.require(group_id, Role.VIEWER, what=f"Experiment {source.ref}", missing=missing)
+            return _Resolved(f"mlflow-artifacts:/{source.path}", run_id, model_id)
+        if run_id and lies_under(raw, self._run(s, actor, run_id).location):
+            return _Resolved(raw, run_id, model_id)  # inside the artifacts of the run it names
+        actor.require_platform_admin(
+            what=f"Registering a model version from '{raw}', outside the artifacts of an experiment or "
+            "run you can read,"
+        )
         return _Resolved(raw, run_id, model_id)
 
     @staticmethod
     def _logged_model(s: Session, actor: Principal, model_id: str) -> repo.SourceScope:
         scope = repo.logged_model_scope(s, model_id)
-        if scope is None or actor.role_in(scope.group_id) is None:
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
-        actor.require(scope.group_id, Role.VIEWER, what=f"Logged model '{model_id}'")
+        missing = f"Logged model with ID '{model_id}' not found."
+        if scope is None:
+            raise NotFound(missing)
+        actor.require(scope.group_id, Role.VIEWER, what=f"Logged model '{model_id}'", missing=missing)
         return scope
 
     @staticmethod
     def _run(s: Session, actor: Principal, run_id: str) -> repo.SourceScope:
         scope = repo.run_scope(s, run_id)
-        if scope is None or actor.role_in(scope.group_id) is None:
-            raise NotFound(f"Run with id={run_id} not found")
-        actor.require(scope.group_id, Role.VIEWER, what=f"Run {run_id}")
+        missing = f"Run with id={run_id} not found"
+        if scope is None:
+            raise NotFound(missing)
+        actor.require(scope.group_id, Role.VIEWER, what=f"Run {run_id}", missing=missing)
         return scope
 
     # ---- versions -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, literal, select
 
 from modelyard.domain.deployments import Phase, Stage
-from modelyard.domain.errors import InvalidParameter, NotFound
+from modelyard.domain.errors import HiddenNotFound, InvalidParameter, NotFound
 from modelyard.domain.identity import Principal
 from modelyard.services.resources.access import GroupScoped
 from modelyard.services.resources.forms import Field, FieldType, Length, Regexp
@@ -47,24 +47,29 @@ def _missing(raw: str) -> NotFound:
     return NotFound(f"Deployment '{raw}' does not exist (or you do not have access to it).")
 
 
-def deployment_name(svc: Services, raw: Any) -> str:
-    """The name of the deployment that ``raw`` (a numeric id or a name) points at. Whether the actor
-    may see it is checked by the service call that follows."""
+def deployment_name(svc: Services, raw: Any, actor: Principal | None = None) -> str:
+    """The name of the deployment that ``raw`` (a numeric id or a name) points at. An id of a deployment
+    ``actor`` may not see is answered as missing here, by its id: the service's own answer would name it.
+    What the actor may do with a visible one is checked by the service call that follows."""
     text = str(raw)
     if not _ID_RE.match(text):
         return text
     if int(text) > MAX_ID:
         raise _missing(text)
     with svc.db.read() as s:
-        name = s.scalar(select(DeploymentRow.name).where(DeploymentRow.id == int(text)))
-    if name is None:
+        found = s.execute(
+            select(DeploymentRow.name, DeploymentRow.group_id).where(DeploymentRow.id == int(text))
+        ).first()
+    if found is None:
         raise _missing(text)
-    return name
+    if actor is not None and actor.role_in(found.group_id) is None:
+        raise HiddenNotFound(_missing(text).message, group_id=found.group_id)
+    return str(found.name)
 
 
 def deployment_id(svc: Services, actor: Principal, raw: Any) -> int:
     """The id of the deployment ``raw`` names, after checking that ``actor`` may read it."""
-    return int(svc.deployments.get(actor, deployment_name(svc, raw))["id"])
+    return int(svc.deployments.get(actor, deployment_name(svc, raw, actor))["id"])
 
 
 # ---- bodies ------------------------------------------------------------------------------------
@@ -97,12 +102,12 @@ def update_deployment(svc: Services, actor: Principal, key: Any, body: Any) -> d
     data = _object(body, "body")
     if not data:
         raise InvalidParameter(f"body: nothing to change; give at least one of: {', '.join(SPEC_FIELDS)}.")
-    return svc.deployments.update(actor, deployment_name(svc, key), data)
+    return svc.deployments.update(actor, deployment_name(svc, key, actor), data)
 
 
 def history(svc: Services, actor: Principal, key: Any) -> list[dict[str, Any]]:
     """The spec history, newest first, each entry with its ``index`` (what ``rollback`` takes)."""
-    entries = svc.deployments.get(actor, deployment_name(svc, key))["history"]
+    entries = svc.deployments.get(actor, deployment_name(svc, key, actor))["history"]
     return [{"index": i, **entry} for i, entry in enumerate(entries)]
 
 

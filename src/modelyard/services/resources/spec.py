@@ -275,9 +275,13 @@ class ResourceSpec:
         return bool(table_column is not None and table_column.nullable)
 
     def int_bits(self, column: Column) -> int:
-        """How wide the database column is (PostgreSQL refuses a wider value with an error, not a miss)."""
+        """How wide the database column is (PostgreSQL refuses a wider value with an error, not a miss);
+        for a computed column, how wide its expression's type is (a count binds as an INTEGER)."""
         table_column = self.row.__table__.c.get(column.name)
-        kind = table_column.type if table_column is not None else None
+        if column.source is not None:
+            kind = getattr(column.source, "type", None)
+        else:
+            kind = table_column.type if table_column is not None else None
         if isinstance(kind, SmallInteger):
             return 16
         if isinstance(kind, Integer) and not isinstance(kind, BigInteger):

@@ -9,7 +9,9 @@ its artifact root, so clients never need store credentials.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from modelyard.domain.identity import DEFAULT_GROUP_NAME, Principal, Role
+from modelyard.domain.registry import lies_under
 from modelyard.domain.search import Comparison, Entity, Op, parse_experiment_filter, parse_experiment_order_by
 from modelyard.domain.tracking import (
     DEFAULT_PROJECT_NAME,
@@ -29,8 +32,10 @@ from modelyard.domain.tracking import (
     Project,
     ViewType,
     validate_key,
+    validate_text,
     validate_value,
 )
+from modelyard.domain.values import artifact_subpath, ascii_digits
 from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, now_ms
 from modelyard.storage import tracking_repo as repo
@@ -65,9 +70,42 @@ def parse_experiment_id(raw: Any) -> int:
     return value
 
 
+def _location_key(uri: str) -> str:
+    """A location as comparable text: a local path resolved, a URI without its trailing slash."""
+    if "://" not in uri and not uri.startswith("mlflow-artifacts:"):
+        return str(Path(uri).expanduser().resolve())
+    if uri.startswith("file://"):
+        return str(Path(unquote(urlparse(uri).path)).resolve())
+    return uri.rstrip("/")
+
+
 class ExperimentService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, member_artifact_roots: list[str] | None = None) -> None:
         self.db = db
+        self.member_roots = [_location_key(r) for r in member_artifact_roots or []]
+
+    def _check_location(self, s: Session, actor: Principal, location: str) -> str:
+        """An experiment's chosen artifact location: no '..' for anyone; for a member, a place under one of
+        the configured member roots that no other experiment's location contains or lies in (the data
+        dir, another group's artifacts and the server's own store are outside them)."""
+        location = validate_text("artifact_location", location, 4000, required=True) or ""
+        parsed = urlparse(location)
+        artifact_subpath(parsed.path if parsed.scheme else location, "artifact_location")
+        if actor.is_admin:
+            return location
+        key = _location_key(location)
+        roots = ", ".join(self.member_roots) or "none are configured (MODELYARD_MEMBER_ARTIFACT_ROOTS)"
+        refusal = PermissionDenied(
+            f"Permission denied: artifact location '{location}' needs a platform admin; members leave it out "
+            f"(the server's store) or choose a place under a member artifact root: {roots}."
+        )
+        if not any(lies_under(key, root) and key != root for root in self.member_roots):
+            raise refusal
+        for other in s.scalars(select(ExperimentRow.artifact_location)):
+            other_key = _location_key(other)
+            if lies_under(key, other_key) or lies_under(other_key, key):
+                raise refusal
+        return location
 
     # ---- access ---------------------------------------------------------------------------------
     @staticmethod
@@ -81,9 +119,10 @@ class ExperimentService:
     def _access(self, s: Session, actor: Principal, eid: int, role: Role) -> int:
         """The experiment's group, after checking the actor's role in it (missing and hidden look alike)."""
         group_id = self.group_of(s, eid)
+        missing = f"No Experiment with id={eid} exists"
         if group_id is None:
-            raise NotFound(f"No Experiment with id={eid} exists")
-        actor.require(group_id, role, what=f"Experiment {eid}")
+            raise NotFound(missing)
+        actor.require(group_id, role, what=f"Experiment {eid}", missing=missing)
         return group_id
 
     def require_access(self, actor: Principal, experiment_id: Any, role: Role) -> int:
@@ -123,9 +162,10 @@ class ExperimentService:
     def get_project(self, actor: Principal, project_id: int) -> Project:
         with self.db.read() as s:
             row = s.get(ProjectRow, project_id)
+            missing = f"No project with id={project_id} exists."
             if row is None:
-                raise NotFound(f"No project with id={project_id} exists.")
-            actor.require(row.group_id, Role.VIEWER, what=f"Project {project_id}")
+                raise NotFound(missing)
+            actor.require(row.group_id, Role.VIEWER, what=f"Project {project_id}", missing=missing)
             return _project(row)
 
     @staticmethod
@@ -142,8 +182,11 @@ class ExperimentService:
                     "to; ask a group admin to add them (`modelyard groups add-member`)."
                 )
             return int(gid)
-        if isinstance(group, int) or (isinstance(group, str) and group.isdigit()):
-            gid = s.scalar(select(GroupRow.id).where(GroupRow.id == int(group)))
+        if isinstance(group, int) or (isinstance(group, str) and ascii_digits(group, 10)):
+            number = int(group)  # beyond the 32-bit id column, PostgreSQL refuses to compare: none such
+            gid = (
+                s.scalar(select(GroupRow.id).where(GroupRow.id == number)) if 0 <= number <= _MAX_ID else None
+            )
         else:
             gid = s.scalar(select(GroupRow.id).where(GroupRow.name == group))
         if gid is None or actor.role_in(int(gid)) is None:
@@ -160,8 +203,9 @@ class ExperimentService:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == name, ProjectRow.group_id == gid))
             if row is None:
                 row = s.scalar(select(ProjectRow).where(ProjectRow.group_id == gid).order_by(ProjectRow.id))
-        elif isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
-            row = s.get(ProjectRow, int(project))
+        elif isinstance(project, int) or (isinstance(project, str) and ascii_digits(project, 10)):
+            number = int(project)
+            row = s.get(ProjectRow, number) if 0 <= number <= _MAX_ID else None
         else:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == project))
         if row is None or actor.role_in(row.group_id) is None:
@@ -192,6 +236,8 @@ class ExperimentService:
                         )
                     raise AlreadyExists(f"Experiment(name={name}) already exists.")
                 proj = self._project_for_new_experiment(s, actor, project)
+                if artifact_location:
+                    artifact_location = self._check_location(s, actor, artifact_location)
                 now = now_ms()
                 row = ExperimentRow(
                     name=name,

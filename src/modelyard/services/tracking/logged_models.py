@@ -27,7 +27,7 @@ from modelyard.services.audit import record
 from modelyard.services.common import check_max_results, decode_page_token, encode_page_token, new_id, now_ms
 from modelyard.services.tracking.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import metric_chunks
-from modelyard.storage import tracking_repo as repo
+from modelyard.storage import run_writes as writes
 from modelyard.storage.db import Database
 from modelyard.storage.orm import (
     ExperimentRow,
@@ -36,6 +36,30 @@ from modelyard.storage.orm import (
     LoggedModelTagRow,
     ProjectRow,
 )
+
+
+def logged_model_not_found(model_id: str) -> str:
+    return f"Logged model with ID '{model_id}' not found."
+
+
+def logged_model_group(s: Any, model_id: str) -> int | None:
+    """The group of an active logged model; None when there is no such model."""
+    row: LoggedModelRow | None = s.get(LoggedModelRow, model_id)
+    if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
+        return None
+    return ExperimentService.group_of(s, row.experiment_id)
+
+
+def require_logged_models(s: Any, actor: Principal, model_ids: Any, role: Role) -> None:
+    """Check that each logged model a request refers to exists and that the actor has ``role`` in its
+    group; another group's model is answered exactly like a missing one."""
+    for model_id in dict.fromkeys(model_ids):
+        group_id = logged_model_group(s, model_id)
+        if group_id is None:
+            raise NotFound(logged_model_not_found(model_id))
+        actor.require(
+            group_id, role, what=f"Logged model '{model_id}'", missing=logged_model_not_found(model_id)
+        )
 
 
 def _load(s: Any, rows: list[LoggedModelRow]) -> list[LoggedModel]:
@@ -107,11 +131,20 @@ class LoggedModelService:
             group_id = ExperimentService.group_of(s, eid)
             if exp is None or group_id is None:
                 raise NotFound(f"No Experiment with id={eid} exists")
-            actor.require(group_id, Role.MEMBER, what=f"Experiment {eid}")
+            actor.require(
+                group_id, Role.MEMBER, what=f"Experiment {eid}", missing=f"No Experiment with id={eid} exists"
+            )
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
             if source_run_id:
-                repo.get_run_row(s, source_run_id)
+                # the model will be listed among the run's models (convert run to model): a write on the run
+                _, run_group = writes.run_scope(s, source_run_id)
+                actor.require(
+                    run_group,
+                    Role.MEMBER,
+                    what=f"Run {source_run_id}",
+                    missing=writes.run_not_found(source_run_id),
+                )
             model_id = f"m-{new_id()}"
             now = now_ms()
             row = LoggedModelRow(
@@ -154,9 +187,10 @@ class LoggedModelService:
     ) -> tuple[LoggedModelRow, int]:
         row: LoggedModelRow | None = s.get(LoggedModelRow, model_id)
         group_id = None if row is None else ExperimentService.group_of(s, row.experiment_id)
+        missing = logged_model_not_found(model_id)
         if row is None or group_id is None or row.lifecycle_stage == LifecycleStage.DELETED:
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
-        actor.require(group_id, role, what=f"Logged model '{model_id}'")
+            raise NotFound(missing)
+        actor.require(group_id, role, what=f"Logged model '{model_id}'", missing=missing)
         return row, group_id
 
     def get(self, actor: Principal, model_id: str) -> LoggedModel:

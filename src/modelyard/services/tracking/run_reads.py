@@ -37,7 +37,7 @@ class RunReads:
     def _scope(self, s: Session, actor: Principal, run_id: str, role: Role) -> tuple[str, int]:
         """(lifecycle_stage, group_id) of the run, after checking the actor's role in its group."""
         stage, group_id = writes.run_scope(s, run_id)
-        actor.require(group_id, role, what=f"Run {run_id}")
+        actor.require(group_id, role, what=f"Run {run_id}", missing=writes.run_not_found(run_id))
         return stage, group_id
 
     def get_run(self, actor: Principal, run_id: str) -> Run:

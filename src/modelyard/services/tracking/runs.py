@@ -49,6 +49,7 @@ from modelyard.services.common import (
     now_ms,
 )
 from modelyard.services.tracking.experiments import parse_experiment_id
+from modelyard.services.tracking.logged_models import require_logged_models
 from modelyard.services.tracking.run_reads import RunReads
 from modelyard.services.tracking.stats import TrackingStats
 from modelyard.storage import run_writes as writes
@@ -97,7 +98,12 @@ class TrackingService(RunReads):
             user_id = actor.username  # the authenticated user, not what the client claims
         run_name = run_name or tags.get(RUN_NAME_TAG)
         start = now_ms() if start_time is None else start_time
-        if idempotency_key is None and run_name and start_time is not None:
+        if idempotency_key is not None:
+            # A client's key is scoped to its user (and hashed to the column's size): nobody gets another
+            # user's run back by sending the same key.
+            scoped = f"{actor.username}\x00{idempotency_key}".encode("utf-8", "surrogatepass")
+            idempotency_key = hashlib.sha256(scoped).hexdigest()
+        elif run_name and start_time is not None:
             fingerprint = orjson.dumps([eid, user_id, start, run_name, sorted(tags.items())])
             idempotency_key = hashlib.sha256(fingerprint).hexdigest()
         run_name = run_name or friendly_name()
@@ -108,13 +114,21 @@ class TrackingService(RunReads):
                 if idempotency_key is not None:
                     prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                     if prior is not None:
-                        writes.run_scope(s, prior)
+                        _, prior_group = writes.run_scope(s, prior)
+                        actor.require(prior_group, Role.MEMBER, what=f"Experiment {eid}")
                         return repo.load_runs(s, [prior])[0]
                 exp = writes.experiment_state(s, eid)
                 if exp is None:
                     raise NotFound(f"No Experiment with id={eid} exists")
                 artifact_location, stage, group_id = exp
-                actor.require(group_id, Role.MEMBER, what=f"Experiment {eid}")
+                actor.require(
+                    group_id,
+                    Role.MEMBER,
+                    what=f"Experiment {eid}",
+                    missing=f"No Experiment with id={eid} exists",
+                )
+                if PARENT_RUN_TAG in tags:
+                    self._check_parent(s, actor, tags[PARENT_RUN_TAG], None)
                 if stage != LifecycleStage.ACTIVE:
                     raise InvalidParameter(
                         f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
@@ -155,6 +169,19 @@ class TrackingService(RunReads):
             with self.db.read() as s:  # a concurrent retry of the same create won the race
                 prior = writes.run_id_for_idempotency_key(s, idempotency_key)
                 return repo.load_runs(s, [str(prior)])[0]
+
+    @staticmethod
+    def _check_parent(s: Session, actor: Principal, parent_id: str, run_id: str | None) -> None:
+        """A parent run (tag ``mlflow.parentRunId``) must be a run the actor may read; another group's
+        run is answered like a missing one."""
+        missing = f"Parent run with id={parent_id} not found (tag {PARENT_RUN_TAG})."
+        if parent_id == run_id:
+            raise InvalidParameter(f"Run {run_id} cannot be its own parent (tag {PARENT_RUN_TAG}).")
+        try:
+            _, group_id = writes.run_scope(s, parent_id)
+        except NotFound:
+            raise NotFound(missing) from None
+        actor.require(group_id, Role.VIEWER, what=f"Parent run {parent_id}", missing=missing)
 
     def _writable(self, s: Session, actor: Principal, run_id: str) -> int:
         stage, group_id = self._scope(s, actor, run_id, Role.MEMBER)
@@ -254,8 +281,13 @@ class TrackingService(RunReads):
                 )
             checked_params[k] = value
         checked_tags = self._checked_tags(dict(tag_items))
+        model_ids = {m.model_id for m in metrics if m.model_id is not None}
         with self.db.write() as s:
             group_id = self._writable(s, actor, run_id)
+            if model_ids:  # the points also become the logged model's metrics: a write on the model
+                require_logged_models(s, actor, sorted(model_ids), Role.MEMBER)
+            if PARENT_RUN_TAG in checked_tags:
+                self._check_parent(s, actor, checked_tags[PARENT_RUN_TAG], run_id)
             self._log_params(s, run_id, checked_params)
             writes.insert_metrics(s, run_id, metrics)
             if checked_tags:
@@ -366,6 +398,7 @@ class TrackingService(RunReads):
     ) -> None:
         with self.db.write() as s:
             group_id = self._writable(s, actor, run_id)
+            require_logged_models(s, actor, model_ids or [], Role.VIEWER)  # read as the run's inputs
             row = repo.get_run_row(s, run_id)
             for item in datasets:
                 ds = item.dataset
@@ -419,6 +452,8 @@ class TrackingService(RunReads):
     def log_outputs(self, actor: Principal, run_id: str, *, models: list[tuple[str, int]]) -> None:
         with self.db.write() as s:
             group_id = self._writable(s, actor, run_id)
+            # the run claims to have produced the models: a write on their lineage
+            require_logged_models(s, actor, [m for m, _ in models], Role.MEMBER)
             record(
                 s,
                 actor,

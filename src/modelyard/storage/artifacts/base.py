@@ -1,7 +1,8 @@
 """The artifact store interface and the scheme registry.
 
 Paths handed to a store are relative, '/'-separated, and pass ``clean_path`` first: no absolute
-paths, no ``..`` segments, no backslashes or NUL bytes — so no request can reach outside the root.
+paths, no ``..`` segments, no backslashes or NUL bytes — so no request can reach outside the root —
+and no name longer than file systems take (255 bytes; 1,024 for the whole path, as S3 keys).
 Writes are atomic (a reader sees the old file or the whole new one) and streamed (never the whole
 file in memory).
 """
@@ -24,6 +25,10 @@ class ArtifactInfo:
     file_size: int | None = None
 
 
+MAX_SEGMENT_BYTES = 255  # a file name (ext4, xfs, APFS, NTFS)
+MAX_PATH_BYTES = 1024  # an S3 key; a local root plus this stays under PATH_MAX (4096)
+
+
 def clean_path(path: str | None) -> str:
     """Normalise a user-supplied relative artifact path, refusing anything that could escape the root."""
     if path is None:
@@ -35,7 +40,18 @@ def clean_path(path: str | None) -> str:
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise InvalidParameter(f"Invalid artifact path '{path}': '..' segments are not allowed.")
-    return "/".join(parts)
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            raise InvalidParameter(
+                f"Invalid artifact path '{path[:80]}...': the name '{part[:40]}...' is longer than "
+                f"{MAX_SEGMENT_BYTES} bytes, which file systems refuse."
+            )
+    cleaned = "/".join(parts)
+    if len(cleaned.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise InvalidParameter(
+            f"Invalid artifact path '{path[:80]}...': it is longer than {MAX_PATH_BYTES} bytes."
+        )
+    return cleaned
 
 
 class ArtifactStore(abc.ABC):
