@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the test dependencies and run everything CI runs: formatting, lint, types, import contracts,
-# then the whole test suite on SQLite and again on PostgreSQL (127.0.0.1:5432, started if needed).
+# then the whole test suite on SQLite and again on PostgreSQL (127.0.0.1:5432, started if needed);
+# the browser tests (tests/ui) need Debian's chromium, installed here if missing.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+scripts/ensure-chromium.sh
 V=.venv/bin
 echo "== ruff";          $V/ruff format --check --quiet src tests bench && $V/ruff check --quiet src tests bench
 echo "== mypy";          $V/mypy --no-error-summary

@@ -22,6 +22,8 @@ from modelyard.api.gateway.runfiles import Notifier
 from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
+from modelyard.api.ui.guard import UiGuard
+from modelyard.api.ui.mount import mount_ui
 from modelyard.controller import Controller
 from modelyard.services import Services, build_services
 from modelyard.services.audit import AuditBackground
@@ -63,6 +65,9 @@ def create_app(
     app.include_router(metrics.router)
     mount_mlflow(app)
     mount_resources(app)
+    ui_pages = mount_ui(app, auth=svc.settings.auth)
+    # inside the authentication: the guard's CSRF check needs the session it found
+    app.add_middleware(UiGuard, pages=ui_pages)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     app.add_middleware(RequestLineGuard)

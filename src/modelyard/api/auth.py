@@ -7,6 +7,10 @@ for MLFLOW_TRACKING_USERNAME/PASSWORD; the password may be a token), and cube-st
 wrong and what to set (``MLFLOW_TRACKING_TOKEN`` on MLflow paths, ``MODELYARD_TOKEN`` or ``--token``
 elsewhere), and audited per client address (``services.audit.refusals``).
 With auth disabled (``--no-auth``, loopback only) every request acts as the system principal.
+
+The web UI's paths (``api/ui/paths.py``) take the session cookie instead, and only it: their
+principal is the session's user, or None when there is no live session (the page then asks to log
+in; ``api/ui/errors.py``). Their state-changing requests need the CSRF token (``api/ui/guard.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.api.errors import is_mlflow_path
+from modelyard.api.ui.paths import LOGIN, is_public, is_ui_path
+from modelyard.api.ui.security import SESSION_COOKIE, cookies
 from modelyard.domain.errors import Unauthenticated
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
@@ -101,6 +107,11 @@ class AuthMiddleware:
             state["principal"] = _SYSTEM
             await self.app(scope, receive, send)
             return
+        if is_ui_path(scope["path"]):
+            # the web UI: the session cookie, never the Authorization header (api/ui/paths.py)
+            await self._ui_session(state, scope)
+            await self.app(scope, receive, send)
+            return
         header = None
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
@@ -113,6 +124,24 @@ class AuthMiddleware:
             return
         await self.app(scope, receive, send)
 
+    async def _ui_session(self, state: dict[str, object], scope: Scope) -> None:
+        """The principal of the request's session cookie, or None (the page asks to log in)."""
+        state["principal"] = None
+        if is_public(scope["path"]) and scope["path"] != LOGIN:
+            return
+        session = cookies(scope).get(SESSION_COOKIE)
+        if not session:
+            return
+        identity = self.services.identity
+        try:
+            principal = await run_in_threadpool(identity.authenticate_session, session)
+        except Unauthenticated:
+            state["ui_session_ended"] = True
+            return
+        state["principal"] = principal
+        state["ui_session"] = session
+        state["ui_groups"] = await run_in_threadpool(identity.role_names, principal)
+
     async def _authenticate(self, header: str | None) -> Principal:
         return await authenticate(self.services.identity, header)
 
@@ -124,17 +153,7 @@ class AuthMiddleware:
             claimed = creds.username or "token"
         except Unauthenticated:
             pass
-        # Counted per client address, never per claimed name: a made-up username per request must not
-        # make a new audit event per request (services.audit.refusals).
-        client = scope.get("client") or ("unknown", 0)
-        event = self.services.audit.refusals.refused(
-            client=str(client[0]), claimed=claimed, method=scope.get("method", ""), path=path, reason=message
-        )
-        if event is not None:
-            try:
-                await run_in_threadpool(self.services.audit.append_events, [event])
-            except Exception:  # an audit failure must not turn a 401 into a 500
-                log.exception("could not audit a refused request")
+        await audit_refusal(self.services, scope, claimed=claimed, reason=message)
         await self._answer_401(path, send, message)
 
     async def _answer_401(self, path: str, send: Send, message: str) -> None:
@@ -171,3 +190,23 @@ async def authenticate(identity: IdentityService, header: str | None) -> Princip
         return principal
     assert creds.username is not None and creds.secret is not None
     return await run_in_threadpool(identity.authenticate_password, creds.username, creds.secret)
+
+
+async def audit_refusal(services: Services, scope: Scope, *, claimed: str, reason: str) -> None:
+    """Count a refused authentication (a 401, a failed login in the UI) in the audit trail.
+
+    Counted per client address, never per claimed name: a made-up username per request must not
+    make a new audit event per request (services.audit.refusals)."""
+    client = scope.get("client") or ("unknown", 0)
+    event = services.audit.refusals.refused(
+        client=str(client[0]),
+        claimed=claimed,
+        method=scope.get("method", ""),
+        path=scope.get("path", ""),
+        reason=reason,
+    )
+    if event is not None:
+        try:
+            await run_in_threadpool(services.audit.append_events, [event])
+        except Exception:  # an audit failure must not turn a refusal into a 500
+            log.exception("could not audit a refused request")

@@ -12,7 +12,7 @@ stays usable.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import FastAPI, Request
@@ -67,6 +67,29 @@ def error_response(path: str, code: ErrorCode, message: str, status: int | None 
 INTERNAL_MESSAGE = "Internal error; the server log has the details."
 
 
+class HtmlErrors(Protocol):
+    """Error pages for the paths a person reads in a browser (the web UI, ``api/ui/errors.py``),
+    set as ``app.state.html_errors``; every other path answers in its API's JSON shape."""
+
+    def wants(self, scope: Scope) -> bool: ...
+
+    def response(self, scope: Scope, status: int, message: str) -> Response: ...
+
+
+def _html(scope: Scope) -> HtmlErrors | None:
+    app = scope.get("app")
+    pages: HtmlErrors | None = getattr(app.state, "html_errors", None) if app is not None else None
+    return pages if pages is not None and pages.wants(scope) else None
+
+
+def answer(request: Request, code: ErrorCode, message: str, status: int | None = None) -> Response:
+    """The refusal in the shape of the path: an error page for the UI, else the API's JSON."""
+    pages = _html(request.scope)
+    if pages is not None:
+        return pages.response(request.scope, status or HTTP_STATUS.get(code, 400), message)
+    return error_response(request.url.path, code, message, status)
+
+
 class UnexpectedErrors:
     """Answer an exception no handler took with a 500 in the surface's error shape, and end it there.
 
@@ -99,7 +122,13 @@ class UnexpectedErrors:
                 return
             if state["started"]:
                 raise
-            response = error_response(scope.get("path", ""), ErrorCode.INTERNAL_ERROR, INTERNAL_MESSAGE, 500)
+            pages = _html(scope)
+            if pages is not None:
+                response = pages.response(scope, 500, INTERNAL_MESSAGE)
+            else:
+                response = error_response(
+                    scope.get("path", ""), ErrorCode.INTERNAL_ERROR, INTERNAL_MESSAGE, 500
+                )
             await response(scope, receive, send)
 
 
@@ -134,27 +163,27 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, PermissionDenied | HiddenNotFound):
             await _audit_refusal(request, exc, exc.group_id)
-        return error_response(request.url.path, exc.code, exc.message)
+        return answer(request, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(request.url.path, ErrorCode.INVALID_PARAMETER_VALUE, _validation_message(exc))
+        return answer(request, ErrorCode.INVALID_PARAMETER_VALUE, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return error_response(
-                request.url.path,
+            return answer(
+                request,
                 ErrorCode.ENDPOINT_NOT_FOUND,
                 f"No endpoint {request.method} {request.url.path}.",
                 404,
             )
         if exc.status_code == 405:
-            return error_response(
-                request.url.path,
+            return answer(
+                request,
                 ErrorCode.ENDPOINT_NOT_FOUND,
                 f"Method {request.method} is not allowed on {request.url.path}.",
                 405,
             )
         code = ErrorCode.BAD_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
-        return error_response(request.url.path, code, str(exc.detail), exc.status_code)
+        return answer(request, code, str(exc.detail), exc.status_code)

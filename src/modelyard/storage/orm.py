@@ -90,6 +90,21 @@ class TokenRow(Base):
     last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class UiSessionRow(Base):
+    """A web UI login. Only a SHA-256 of the session id is kept (the id is 256-bit random, like a
+    token): a copy of the table lets no one act as its users. Expired rows are removed when someone
+    logs in."""
+
+    __tablename__ = "ui_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    # the session ends at the first of: idle too long (moved on by use), or this absolute limit
+    idle_expires_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class AuditEventRow(Base):
     """One append-only audit event; ``hash`` covers the event and the previous event's hash."""
 

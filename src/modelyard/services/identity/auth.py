@@ -8,6 +8,8 @@ change within the TTL.
 
 from __future__ import annotations
 
+import functools
+import secrets
 import threading
 import time
 
@@ -23,6 +25,12 @@ from modelyard.storage.orm import MembershipRow, TokenRow, UserRow
 
 AUTH_CACHE_SECONDS = 2.0
 LAST_USED_RESOLUTION_MS = 60_000
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A password hash no one has, checked when a username does not exist."""
+    return sec.hash_password(secrets.token_urlsafe(16))
 
 
 class IdentityBase:
@@ -87,11 +95,11 @@ class Authentication(IdentityBase):
             return principal
         with self.db.read() as s:
             user = s.scalar(select(UserRow).where(UserRow.username == username))
-            if (
-                user is None
-                or not user.password_hash
-                or not sec.verify_password(password, user.password_hash)
-            ):
+            stored = user.password_hash if user is not None and user.password_hash else None
+            # a missing user costs the same scrypt as a wrong password: the time of the answer does
+            # not tell whether a username exists
+            matches = sec.verify_password(password, stored or _dummy_hash())
+            if user is None or stored is None or not matches:
                 raise Unauthenticated("Invalid username or password.")
             if user.disabled:
                 raise Unauthenticated(f"User '{user.username}' is disabled.")

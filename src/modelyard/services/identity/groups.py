@@ -112,6 +112,15 @@ class Groups(IdentityBase):
                 stmt = stmt.where(GroupRow.id.in_(actor.roles or [-1]))
             return [_to_group(s, r) for r in s.scalars(stmt)]
 
+    def role_names(self, actor: Principal) -> dict[str, str]:
+        """The actor's own groups by name, with their role in each (a platform admin's memberships too,
+        not every group)."""
+        if not actor.roles:
+            return {}
+        with self.db.read() as s:
+            names = s.execute(select(GroupRow.id, GroupRow.name).where(GroupRow.id.in_(actor.roles)))
+            return {name: actor.roles[gid].label for gid, name in sorted(names, key=lambda r: r[1])}
+
     def get_group(self, actor: Principal, name: str) -> Group:
         with self.db.read() as s:
             row = group_row(s, name)

@@ -2,7 +2,7 @@
 
 ``IdentityService`` is the one identity service the rest of modelyard uses. It is put together from
 parts that each own one concept, next to this module: ``auth`` (authentication and its
-cache), ``users``, ``tokens`` and ``groups`` (groups and memberships).
+cache), ``sessions`` (web UI logins), ``users``, ``tokens`` and ``groups`` (groups and memberships).
 What spans several of them lives here: bootstrapping the first admin and creating a user straight
 into a group.
 
@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from modelyard.domain.errors import AlreadyExists
 from modelyard.domain.identity import DEFAULT_GROUP_NAME, Principal, Role
-from modelyard.services.identity.auth import AUTH_CACHE_SECONDS, LAST_USED_RESOLUTION_MS, Authentication
+from modelyard.services.identity.auth import AUTH_CACHE_SECONDS, LAST_USED_RESOLUTION_MS
 from modelyard.services.identity.groups import Group, Groups, group_row, set_membership
+from modelyard.services.identity.sessions import Sessions
 from modelyard.services.identity.tokens import Token, Tokens, insert_token
 from modelyard.services.identity.users import MIN_PASSWORD_LENGTH, User, Users, insert_user, to_user
 from modelyard.storage.orm import GroupRow, UserRow
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-class IdentityService(Authentication, Users, Tokens, Groups):
+class IdentityService(Sessions, Users, Tokens, Groups):
     def bootstrap_admin(self, username: str = "admin") -> tuple[str, str]:
         """On an empty installation: a platform admin (admin of the default group) and a token for it.
 

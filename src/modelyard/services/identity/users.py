@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import AlreadyExists, InvalidParameter, NotFound
@@ -18,7 +18,7 @@ from modelyard.services.audit import record
 from modelyard.services.common import now_ms
 from modelyard.services.identity import secrets as sec
 from modelyard.services.identity.auth import IdentityBase
-from modelyard.storage.orm import GroupRow, MembershipRow, UserRow
+from modelyard.storage.orm import GroupRow, MembershipRow, UiSessionRow, UserRow
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -142,6 +142,8 @@ class Users(IdentityBase):
             before = _user_fields(row)
             row.disabled = disabled
             row.updated_at = now_ms()
+            if disabled:
+                s.execute(delete(UiSessionRow).where(UiSessionRow.user_id == row.id))
             record(
                 s,
                 actor,
@@ -166,6 +168,8 @@ class Users(IdentityBase):
             row = user_row(s, username)
             row.password_hash = sec.hash_password(password)
             row.updated_at = now_ms()
+            # a new password ends the user's web sessions (the UI starts a new one for whoever changed it)
+            s.execute(delete(UiSessionRow).where(UiSessionRow.user_id == row.id))
             record(
                 s,
                 actor,
