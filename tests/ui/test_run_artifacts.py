@@ -50,6 +50,12 @@ def _between(text: str, start: str, end: str) -> str:
     return found.group(1)
 
 
+def _shown_text(page: str) -> str:
+    found = re.search(r"<pre [^>]*data-preview-text[^>]*>(.*?)</pre>", page, re.S)
+    assert found is not None, "no text preview"
+    return found.group(1)
+
+
 def _local_root(services: Services, team: Team) -> Path:
     run = services.tracking.get_run(Principal.system(), team.run_id)
     found = services.artifact_service.local_dir(run.artifact_uri)
@@ -190,7 +196,7 @@ def test_previews_of_text_json_yaml_markdown_svg_and_binary(
     kind, text = preview("notes/plot.svg")
     assert kind == "text"
     assert "SVG images are shown as text" in text
-    assert "&lt;svg xmlns=" in text and "<svg" not in _between(text, "data-preview-text>", "</pre>")
+    assert "&lt;svg xmlns=" in text and "<svg" not in _shown_text(text)
     kind, text = preview("notes/blob.bin")
     assert kind == "binary"
 
@@ -199,7 +205,7 @@ def test_a_large_text_file_shows_its_first_part(alice_ui: TestClient, services: 
     write_artifact(services, team.run_id, "big.log", b"a" * 300_000 + b"THE-END")
     text = _tab(alice_ui, team, "big.log").text
     assert "The first 256.0 KiB of the file" in text
-    shown = _between(text, "data-preview-text>", "</pre>")
+    shown = _shown_text(text)
     assert len(shown) == 256 * 1024 and "THE-END" not in text
 
 

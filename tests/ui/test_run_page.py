@@ -54,6 +54,12 @@ def test_the_overview_shows_the_run(
     assert _text(_fact(text, "git-dirty")) == "yes (the working tree was dirty)"
     assert _text(_fact(text, "git-remote")) == "https://github.com/acme/churn.git"
     assert _text(_fact(text, "python")) == "3.11.9"
+    packages = _fact(text, "packages")
+    assert "2 installed packages recorded" in packages
+    assert re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", packages) == [
+        ("numpy", "2.1.0"),
+        ("scikit-learn", "1.5.0"),
+    ]
     assert f'<a href="/runs/{team.parent_id}">sweep</a>' in _fact(text, "parent")
     children = re.search(r"<ul[^>]*data-children>(.*?)</ul>", text, re.S)
     assert children is not None

@@ -272,7 +272,8 @@
     this.canvas.textContent = "";
     this.plot = new window.uPlot(this.options(theme, width), table.data, this.canvas);
     var self = this;
-    this.plot.over.addEventListener("dblclick", function () { if (self.range) { self.zoom(null); } });
+    var over = this.plot.root.querySelector(".u-over");
+    if (over) { over.addEventListener("dblclick", function () { if (self.range) { self.zoom(null); } }); }
     this.describe(theme, table.dropped);
   };
 
