@@ -271,3 +271,12 @@ def test_nothing_a_user_wrote_runs_as_script(page: Any, services: Services, team
         page.wait_for_load_state("networkidle")
         assert page.evaluate("typeof window.__xss") == "undefined", url
     check_axe(page)
+
+
+def test_an_mlflow_run_link_lands_on_the_run_page(page: Any, team: Team) -> None:
+    browser_login(page, team.alice.username, team.alice.password)
+    page.goto("/account")  # from another page: the root page reads the hash when it loads
+    page.goto(f"/#/experiments/{team.experiment_id}/runs/{team.run_id}")
+    page.wait_for_url(lambda url: url.endswith(f"/runs/{team.run_id}"))
+    assert page.locator("[data-run-name]").inner_text() == "train-v1"
+    assert page.locator("[data-tab=overview]").get_attribute("aria-current") == "page"

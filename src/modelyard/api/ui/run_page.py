@@ -31,6 +31,7 @@ from modelyard.api.ui.deps import page_user, templates
 from modelyard.api.ui.run_overview import NOTE_TAG, SYSTEM_PREFIX, metric_number, overview, tag_lists
 from modelyard.domain.errors import DomainError, InvalidParameter
 from modelyard.domain.identity import Principal
+from modelyard.services import Services
 from modelyard.services.registry.convert import register_from_run
 
 router = APIRouter(include_in_schema=False)
@@ -95,7 +96,7 @@ def render_run(
     )
 
 
-def _model_names(svc: Any, user: Principal) -> list[str]:
+def _model_names(svc: Services, user: Principal) -> list[str]:
     """Registered models the user can see, for the register form's suggestions (the first 200)."""
     found, _ = svc.registry.search_registered_models(user, max_results=200)
     return [m.name for m in found]
