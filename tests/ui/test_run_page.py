@@ -244,6 +244,39 @@ def test_the_registered_versions_are_those_the_user_may_see(
     assert "churn-b version 1" in dave_page and "churn version 1" in dave_page
 
 
+def test_relatives_in_a_group_the_user_cannot_read_are_not_shown(
+    user_ui: Callable[[UserCreds], TestClient],
+    services: Services,
+    make_user: Callable[..., UserCreds],
+    team: Team,
+) -> None:
+    dave = make_user("dave", group="team-b")
+    other = services.experiments.create_experiment(principal(services, dave), name="team-b-exp")
+    services.identity.set_member(Principal.system(), group="team-a", username="dave", role="viewer")
+    dave_p = principal(services, dave)
+    b_parent = services.tracking.create_run(dave_p, experiment_id=other, run_name="b-parent")
+    services.tracking.create_run(
+        dave_p, experiment_id=other, run_name="b-child", tags={"mlflow.parentRunId": team.run_id}
+    )
+    # a run of team-a whose parent is in team-b (dave may write both)
+    services.identity.set_member(Principal.system(), group="team-a", username="dave", role="member")
+    dave_p = principal(services, dave)
+    orphan = services.tracking.create_run(
+        dave_p,
+        experiment_id=team.experiment_id,
+        run_name="a-run",
+        tags={"mlflow.parentRunId": b_parent.run_id},
+    )
+    alice = user_ui(team.alice)
+    page = alice.get(f"/runs/{team.run_id}").text
+    assert 'Child runs <span class="muted">(3)</span>' in page and "b-child" not in page
+    parent = _fact(alice.get(f"/runs/{orphan.run_id}").text, "parent")
+    assert _text(parent) == f"{b_parent.run_id} (not visible to you)"
+    assert "href" not in parent and "b-parent" not in parent
+    dave_page = user_ui(dave).get(f"/runs/{team.run_id}").text
+    assert 'Child runs <span class="muted">(4)</span>' in dave_page and "b-child" in dave_page
+
+
 def test_a_bad_tab_or_chart_setting_is_a_400_page_naming_it(
     user_ui: Callable[[UserCreds], TestClient], team: Team
 ) -> None:
