@@ -99,16 +99,18 @@ def _root(svc: Services, run: Run) -> tuple[ArtifactStore, str]:
     return svc.artifact_service.run_artifact_root(run)
 
 
+def _children(svc: Services, run: Run, directory: str) -> list[ArtifactInfo]:
+    store, base = _root(svc, run)
+    return svc.artifact_service.list_under(store, base, directory or None)
+
+
 def locate(svc: Services, run: Run, path: str) -> Entry | None:
     """The entry at ``path`` (cleaned) in the run's artifacts, from its directory's listing; the
     root is a directory; None when there is nothing there."""
     if not path:
         return Entry("", "", True, None)
-    store, base = _root(svc, run)
-    for info in svc.artifact_service.list_under(store, base, _parent(path) or None):
-        if info.path == path:
-            return _entry(info)
-    return None
+    found = next((i for i in _children(svc, run, _parent(path)) if i.path == path), None)
+    return None if found is None else _entry(found)
 
 
 def artifact_view(svc: Services, run: Run, raw_path: str | None, raw_start: str | None) -> ArtifactView:
@@ -117,21 +119,22 @@ def artifact_view(svc: Services, run: Run, raw_path: str | None, raw_start: str 
     try:
         path = clean_path(raw_path)
         start = _start(raw_start)
-    except InvalidParameter as exc:
-        view = _listing(svc, run, "", 0)
-        view.error, view.status = exc.message, 400
-        return view
-    try:
-        found = locate(svc, run, path)
+        siblings = _children(svc, run, _parent(path)) if path else []
     except DomainError as exc:
-        return ArtifactView(path="", directory="", error=exc.message, status=HTTP_STATUS.get(exc.code, 400))
-    if found is None:
+        view = _listing(svc, run, "", 0)
+        view.error, view.status = exc.message, HTTP_STATUS.get(exc.code, 400)
+        return view
+    if not path:
+        return _listing(svc, run, "", start)
+    info = next((i for i in siblings if i.path == path), None)
+    if info is None:
         view = _listing(svc, run, "", 0)
         view.error, view.status = f"This run has no artifact at '{path}'.", 404
         return view
-    if found.is_dir:
+    if info.is_dir:
         return _listing(svc, run, path, start)
-    view = _listing(svc, run, _parent(path), start, selected=path)
+    found = _entry(info)
+    view = _listing(svc, run, _parent(path), start, selected=path, infos=siblings)
     view.path, view.file = path, found
     store, base = _root(svc, run)
     try:
@@ -143,9 +146,18 @@ def artifact_view(svc: Services, run: Run, raw_path: str | None, raw_start: str 
     return view
 
 
-def _listing(svc: Services, run: Run, directory: str, start: int, *, selected: str = "") -> ArtifactView:
-    store, base = _root(svc, run)
-    infos = svc.artifact_service.list_under(store, base, directory or None)
+def _listing(
+    svc: Services,
+    run: Run,
+    directory: str,
+    start: int,
+    *,
+    selected: str = "",
+    infos: list[ArtifactInfo] | None = None,
+) -> ArtifactView:
+    """The listing of ``directory`` (``infos``: its children, when already listed) from ``start``."""
+    if infos is None:
+        infos = _children(svc, run, directory)
     if selected and start == 0:  # the page of the listing that holds the selected file
         index = next((i for i, info in enumerate(infos) if info.path == selected), 0)
         start = index - index % PAGE_SIZE
