@@ -22,6 +22,7 @@ from modelyard.api.gateway.runfiles import Notifier
 from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
 from modelyard.api.resources import mount_resources
+from modelyard.api.ui import data as ui_data
 from modelyard.controller import Controller
 from modelyard.services import Services, build_services
 from modelyard.services.audit import AuditBackground
@@ -63,6 +64,7 @@ def create_app(
     app.include_router(metrics.router)
     mount_mlflow(app)
     mount_resources(app)
+    app.include_router(ui_data.router)
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     app.add_middleware(RequestLineGuard)

@@ -1,0 +1,1 @@
+"""The web UI: its pages, fragments and the JSON data they fetch (``data``)."""
