@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from modelyard.api.app import create_app
@@ -251,3 +252,23 @@ def test_no_auth_mode_shows_the_system_user_and_still_checks_csrf(settings: Sett
             assert refused.status_code == 403
     finally:
         svc.close()
+
+
+def test_a_bad_id_is_a_400_page_with_navigation(admin_ui: TestClient) -> None:
+    response = admin_ui.get("/experiments/not-a-number")
+    assert response.status_code == 400
+    assert "Invalid experiment id &#39;not-a-number&#39;: experiment ids are integers." in response.text
+    assert '<nav class="main-nav"' in response.text
+
+
+def test_an_unexpected_error_is_a_500_page_with_navigation(app: FastAPI, admin_ui: TestClient) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/ui/fragments/test-broken", broken)
+    response = admin_ui.get("/ui/fragments/test-broken")
+    assert response.status_code == 500
+    assert "Internal error; the server log has the details." in response.text
+    assert "a bug" not in response.text
+    assert '<nav class="main-nav"' in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
