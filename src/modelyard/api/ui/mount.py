@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import artifacts, experiments, login, placeholders, run_page
+from modelyard.api.ui import artifacts, data, experiments, login, placeholders, run_page
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-ROUTERS = (login.router, experiments.router, run_page.router, artifacts.router, placeholders.router)
+ROUTERS = (
+    login.router,
+    experiments.router,
+    run_page.router,
+    artifacts.router,
+    data.router,
+    placeholders.router,
+)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:
