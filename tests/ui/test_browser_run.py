@@ -243,6 +243,16 @@ def test_a_tag_is_edited_in_place(page: Any, services: Services, admin: Principa
     page.get_by_role("button", name="Delete the tag stage").click()
     page.locator("tr[data-tag=stage]").wait_for(state="detached")
     assert "stage" not in services.tracking.get_run(admin, team.run_id).tags
+    # a system tag is refused inline, next to the form, with what was typed kept
+    page.locator("[data-new-tag-key]").fill("mlflow.runName")
+    page.locator("[data-new-tag-value]").fill("renamed")
+    page.get_by_role("button", name="Save the tag").click()
+    error = page.locator("[data-tag-error]")
+    error.wait_for()
+    assert "is a system tag" in error.inner_text()
+    assert page.locator("[data-new-tag-key]").get_attribute("aria-invalid") == "true"
+    assert page.locator("[data-new-tag-value]").input_value() == "renamed"
+    assert services.tracking.get_run(admin, team.run_id).run_name == "train-v1"
     check_axe(page)
     screenshot(page, "run-overview")
 
