@@ -94,7 +94,7 @@ def add_rich_run(data_dir: Path) -> dict[str, Any]:
                 f.write(data)
     finally:
         svc.close()
-    saved = {"experiment_id": eid, "rich_run": rid}
+    saved = {"rich_experiment_id": eid, "rich_run": rid}
     own.write_text(json.dumps(saved))
     return saved
 
@@ -122,7 +122,7 @@ def table_run(client: httpx.Client, token: str, experiment_id: str) -> str:
     runs = r.json().get("runs") or []
     if not runs:
         raise RuntimeError(
-            "run-050000 is not in the generated experiment (was it made with --runs < 50,001?)"
+            f"run-050000 is not in the generated experiment (was it made with --runs < 50,001?): {r.text[:300]}"
         )
     return str(runs[0]["info"]["run_id"])
 
