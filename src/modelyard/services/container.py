@@ -9,7 +9,7 @@ from modelyard.services.audit import AuditService
 from modelyard.services.deployments import DeploymentService, QuotaService
 from modelyard.services.identity import IdentityService
 from modelyard.services.registry import RegistryService
-from modelyard.services.tracking import ExperimentService, LoggedModelService, TrackingService
+from modelyard.services.tracking import DatasetService, ExperimentService, LoggedModelService, TrackingService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database
@@ -28,6 +28,7 @@ class Services:
     experiments: ExperimentService
     tracking: TrackingService
     logged_models: LoggedModelService
+    datasets: DatasetService
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
@@ -77,6 +78,7 @@ def build_services(settings: Settings) -> Services:
         experiments=ExperimentService(db, member_artifact_roots=settings.member_artifact_roots),
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
+        datasets=DatasetService(db),
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),

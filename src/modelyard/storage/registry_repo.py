@@ -192,6 +192,14 @@ def versions_of(s: Session, model_id: int) -> list[ModelVersionRow]:
     )
 
 
+def versions_below(s: Session, model_id: int, below: int | None, limit: int) -> list[ModelVersionRow]:
+    """Up to ``limit`` versions of a model numbered below ``below`` (None: from the newest), newest first."""
+    stmt = select(ModelVersionRow).where(ModelVersionRow.registered_model_id == model_id)
+    if below is not None:
+        stmt = stmt.where(ModelVersionRow.version < below)
+    return list(s.scalars(stmt.order_by(ModelVersionRow.version.desc()).limit(limit)))
+
+
 def version_rows(
     s: Session,
     *,

@@ -46,6 +46,7 @@ from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.storage import registry_repo as repo
 from modelyard.storage.orm import RegisteredModelAliasRow, RegisteredModelRow
 
+VERSIONS_PAGE = 100  # versions on one page of a model's versions
 _NAME_ORDER = (OrderBy(Entity.ATTRIBUTE, "name", True),)
 
 
@@ -164,6 +165,19 @@ class RegistryService(ModelVersionOps):
             audit(s, actor, row, "delete_tag", before={f"tags.{key}": before}, after={})
             repo.delete_model_tag(s, row.id, key)
 
+    def list_model_versions(
+        self, actor: Principal, name: str, *, below: Any = None, max_results: int = VERSIONS_PAGE
+    ) -> tuple[list[ModelVersion], int | None]:
+        """A model's versions, newest first, ``max_results`` at a time: the page of versions numbered
+        below ``below`` (None: the newest), and the ``below`` of the next page (None: no more)."""
+        limit = check_max_results(max_results, default=VERSIONS_PAGE, maximum=SEARCH_REGISTERED_MODELS_MAX)
+        before = None if below is None or below == "" else parse_version(below)
+        with self.db.read() as s:
+            row = model_for(s, actor, name, Role.VIEWER)
+            rows = repo.versions_below(s, row.id, before, limit + 1)
+            versions = repo.load_versions(s, rows[:limit], {row.id: row.name})
+        return versions, versions[-1].version if len(rows) > limit else None
+
     def get_latest_versions(
         self, actor: Principal, name: str, stages: list[str] | None = None
     ) -> list[ModelVersion]:
@@ -236,8 +250,12 @@ class RegistryService(ModelVersionOps):
         max_results: int | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
+        name_contains: str | None = None,
     ) -> tuple[list[RegisteredModel], str | None]:
+        """Models matching the filter (and, for the web UI's search box, whose name contains
+        ``name_contains``, ignoring case), a page at a time."""
         filters = REGISTERED_MODELS.parse_filter(filter_string)
+        needle = name_contains.casefold() if name_contains else None
         orders = with_tiebreaks(
             parse_order(REGISTERED_MODELS, order_by or [], REGISTERED_MODEL_ORDER_KEYS), _NAME_ORDER
         )
@@ -251,7 +269,8 @@ class RegistryService(ModelVersionOps):
             kept = [
                 r
                 for r in rows
-                if matches(
+                if (needle is None or needle in r.name.casefold())
+                and matches(
                     {
                         "name": r.name,
                         "creation_timestamp": r.creation_timestamp,
