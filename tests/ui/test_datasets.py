@@ -240,3 +240,28 @@ def test_an_unknown_version_id_is_a_404_page(
     assert answer.status_code == 404
     assert "Dataset &#39;train&#39; has no version with id=nope" in answer.text
     assert unescape(answer.text).count("Main") >= 1
+
+
+def test_a_run_with_many_model_versions_shows_the_first_ones_and_the_count_of_the_rest(
+    admin_ui: TestClient,
+    user_ui: Callable[[UserCreds], TestClient],
+    services: Services,
+    admin: Principal,
+    make_user: Callable[..., UserCreds],
+) -> None:
+    alice = make_user("alice", group="vision")
+    make_user("bob", group="nlp")
+    alice_p = services.identity.authenticate_token(alice.token)
+    seeded = seed(services, alice_p, "iris", versions=7)
+    # the platform admin registers the same run's model into nlp, a group alice is not in
+    services.registry.create_registered_model(admin, name="nlp-copy", group="nlp")
+    services.registry.create_model_version(
+        admin, name="nlp-copy", source=f"runs:/{seeded.run_id}/model", run_id=seeded.run_id
+    )
+    row = admin_ui.get("/datasets/iris-train").text.split(f'data-run="{seeded.run_id}"')[1].split("</tr>")[0]
+    assert [f"iris v{i}</a>" in row for i in range(1, 6)] == [True] * 5
+    assert "iris v6" not in row and "nlp-copy" not in row  # 'iris' sorts first: 5 of iris shown
+    assert "and 3 more" in row
+    mine = user_ui(alice).get("/datasets/iris-train").text
+    row = mine.split(f'data-run="{seeded.run_id}"')[1].split("</tr>")[0]
+    assert "and 2 more" in row and "nlp-copy" not in row

@@ -24,9 +24,7 @@ from modelyard.api.ui.paths import FRAGMENTS_PREFIX
 from modelyard.api.ui.schema_tables import dataset_profile, dataset_schema
 from modelyard.domain.errors import NotFound
 from modelyard.domain.identity import Principal
-from modelyard.domain.registry import ModelVersion
-from modelyard.services import Services
-from modelyard.services.tracking.datasets import RUNS_PAGE, DatasetRun
+from modelyard.services.tracking.datasets import RUNS_PAGE
 
 router = APIRouter(include_in_schema=False)
 SECTION = "datasets"
@@ -63,19 +61,6 @@ def datasets_fragment(
     )
 
 
-def _versions_by_run(svc: Services, user: Principal, runs: list[DatasetRun]) -> dict[str, list[ModelVersion]]:
-    """The model versions (that the user can see) registered from each of the runs."""
-    if not runs:
-        return {}
-    quoted = ", ".join("'" + r.run_id.replace("'", "''") + "'" for r in runs)
-    found, _ = svc.registry.search_model_versions(user, filter_string=f"run_id IN ({quoted})")
-    out: dict[str, list[ModelVersion]] = {}
-    for v in sorted(found, key=lambda v: (v.name, v.version)):
-        if v.run_id:
-            out.setdefault(v.run_id, []).append(v)
-    return out
-
-
 @router.get("/datasets/{name:path}")
 def dataset_page(
     request: Request,
@@ -107,7 +92,7 @@ def dataset_page(
         "run_total": total,
         "runs_from": runs_from,
         "runs_page": RUNS_PAGE,
-        "model_versions": _versions_by_run(svc, user, runs),
+        "model_versions": svc.registry.versions_from_runs(user, [r.run_id for r in runs]),
         "links": LINKS,
     }
     return templates(request).render(request, "datasets/page.html", context, section=SECTION)

@@ -88,7 +88,7 @@ def version_context(
     refusal: Refusal | None = None,
 ) -> dict[str, Any]:
     mv = svc.registry.get_model_version(user, name, version)
-    files = read_version_files(svc.registry, svc.artifact_service, user, name, mv.version)
+    files = read_version_files(svc.artifact_service, mv)
     lineage = model_version_lineage(svc, user, name, mv.version)
     metrics: list[Any] = []
     if lineage.run is not None:

@@ -1,8 +1,8 @@
 """What a model version's files say about it: the ``MLmodel`` file (flavors, signature) and the saved
 input example, read from the artifact store where the version's files are.
 
-Read for the web UI's version page with the actor's rights: the version needs the viewer role in its
-model's group (``get_model_version`` checks it). Nothing here refuses a page: a missing, oversized or
+Read for the web UI's version page, for a ``ModelVersion`` the registry service gave the actor (so the
+actor may read it: the viewer role in its model's group). Nothing here refuses a page: a missing, oversized or
 malformed file is answered as a ``problem`` the page shows in place of what it could not read, since a
 version whose files are broken is still a version a person must be able to look at (and delete).
 """
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.domain.errors import InvalidParameter, NotFound
-from modelyard.domain.identity import Principal
 from modelyard.domain.model_format import MLMODEL_FILE, ModelSpec, parse_mlmodel
+from modelyard.domain.registry import ModelVersion
 from modelyard.services.artifacts import ArtifactService
-from modelyard.services.registry.versions import ModelVersionOps
 from modelyard.storage.artifacts import ArtifactStore, clean_path
 
 MAX_MLMODEL_BYTES = 1024 * 1024
@@ -36,10 +35,9 @@ class VersionFiles:
     example_problem: str | None = None
 
 
-def read_version_files(
-    registry: ModelVersionOps, artifacts: ArtifactService, actor: Principal, name: str, version: Any
-) -> VersionFiles:
-    location = registry.get_model_version(actor, name, version).storage_location
+def read_version_files(artifacts: ArtifactService, version: ModelVersion) -> VersionFiles:
+    """The MLmodel and input example of ``version`` (as read by ``get_model_version``)."""
+    location = version.storage_location
     try:
         store, base = artifacts.store_and_path(location)
         raw = _read(store, _join(base, MLMODEL_FILE), MAX_MLMODEL_BYTES)

@@ -178,6 +178,14 @@ class RegistryService(ModelVersionOps):
             versions = repo.load_versions(s, rows[:limit], {row.id: row.name})
         return versions, versions[-1].version if len(rows) > limit else None
 
+    def versions_from_runs(
+        self, actor: Principal, run_ids: list[str], *, per_run: int = 5
+    ) -> dict[str, tuple[list[tuple[str, int]], int]]:
+        """Per run id: the first ``per_run`` model versions registered from it that the actor can
+        read, as (model name, version), and how many such versions there are."""
+        with self.db.read() as s:
+            return repo.versions_by_run(s, run_ids, groups=actor.readable_groups(), per_run=per_run)
+
     def get_latest_versions(
         self, actor: Principal, name: str, stages: list[str] | None = None
     ) -> list[ModelVersion]:
@@ -264,23 +272,26 @@ class RegistryService(ModelVersionOps):
         )
         offset = decode_page_token(page_token)
         with self.db.read() as s:
-            rows = repo.model_rows(s, groups=actor.readable_groups(), names=narrowing(filters, "name"))
-            tags = repo.model_tags(s, [r.id for r in rows])
+            # what the filter and the order need of every candidate (light rows, tags only when a
+            # clause names one); whole models are loaded for the page alone
+            keys = repo.model_keys(s, groups=actor.readable_groups(), names=narrowing(filters, "name"))
+            wants_tags = any(c.entity is Entity.TAG for c in filters)
+            tags = repo.model_tags(s, [k.id for k in keys]) if wants_tags else {}
             kept = [
-                r
-                for r in rows
-                if (needle is None or needle in r.name.casefold())
+                k
+                for k in keys
+                if (needle is None or needle in k.name.casefold())
                 and matches(
                     {
-                        "name": r.name,
-                        "creation_timestamp": r.creation_timestamp,
-                        "last_updated_timestamp": r.last_updated_timestamp,
+                        "name": k.name,
+                        "creation_timestamp": k.creation_timestamp,
+                        "last_updated_timestamp": k.last_updated_timestamp,
                     },
-                    tags[r.id],
+                    tags.get(k.id, {}),
                     filters,
                 )
             ]
             sort_in_place(kept, orders, getattr)
-            models = repo.load_models(s, kept[offset : offset + limit])
+            models = repo.load_models(s, repo.models_by_id(s, [k.id for k in kept[offset : offset + limit]]))
         token = encode_page_token(offset + limit) if len(kept) > offset + limit else None
         return models, token
