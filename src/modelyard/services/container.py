@@ -12,6 +12,7 @@ from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import (
     ChartService,
     ColumnService,
+    DatasetService,
     ExperimentService,
     LoggedModelService,
     TrackingService,
@@ -36,6 +37,7 @@ class Services:
     logged_models: LoggedModelService
     charts: ChartService
     columns: ColumnService
+    datasets: DatasetService
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
@@ -88,6 +90,7 @@ def build_services(settings: Settings) -> Services:
         logged_models=LoggedModelService(db),
         charts=ChartService(db),
         columns=ColumnService(db, experiments),
+        datasets=DatasetService(db),
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),
