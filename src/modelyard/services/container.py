@@ -10,6 +10,7 @@ from modelyard.services.deployments import DeploymentService, QuotaService
 from modelyard.services.identity import IdentityService
 from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import ExperimentService, LoggedModelService, TrackingService
+from modelyard.services.tracking.compare import CompareService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database
@@ -31,6 +32,7 @@ class Services:
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
+    comparisons: CompareService
 
     def close(self) -> None:
         self.db.dispose()
@@ -80,4 +82,5 @@ def build_services(settings: Settings) -> Services:
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),
+        comparisons=CompareService(db),
     )
