@@ -154,11 +154,3 @@ def param_dimension(key: str, values: Sequence[str | None]) -> Dimension:
 def metric_dimension(key: str, values: Sequence[float | None]) -> Dimension:
     finite = tuple(v if v is not None and math.isfinite(v) else None for v in values)
     return Dimension(DimensionKind.METRIC, key, True, finite)
-
-
-def split_dimension_id(dim_id: str) -> tuple[DimensionKind, str] | None:
-    """``p.<key>`` or ``m.<key>`` as (kind, key); None for anything else."""
-    for kind in DimensionKind:
-        if dim_id.startswith(kind.prefix) and len(dim_id) > len(kind.prefix):
-            return kind, dim_id[len(kind.prefix) :]
-    return None

@@ -14,6 +14,8 @@
   var KEYS_PER_REQUEST = 10;
   var HEIGHT = 300;
   var DASHES = [null, [6, 3], [2, 2], [10, 3, 2, 3]];
+  var STEP_INCREMENTS = [];
+  for (var e = 0; e < 16; e++) { STEP_INCREMENTS.push(Math.pow(10, e), 2 * Math.pow(10, e), 5 * Math.pow(10, e)); }
   var X_LABELS = { step: "Step", wall: "Wall time", relative: "Seconds since the run's start" };
 
   function Lines(root, status, options) {
@@ -175,6 +177,9 @@
     var figure = document.createElement("figure");
     figure.className = "line-chart";
     figure.setAttribute("data-metric", key);
+    figure.setAttribute("data-theme", theme.name);
+    figure.setAttribute("data-x", state.x);
+    figure.setAttribute("data-log", String(state.log));
     var caption = document.createElement("figcaption");
     caption.textContent = key;
     var note = document.createElement("span");
@@ -221,7 +226,7 @@
       height: HEIGHT,
       scales: { x: { time: state.x === "wall" }, y: { distr: state.log ? 3 : 1 } },
       axes: [
-        Object.assign({ label: X_LABELS[state.x] }, axisStyle),
+        Object.assign({ label: X_LABELS[state.x] }, axisStyle, state.x === "step" ? { incrs: STEP_INCREMENTS } : {}),
         Object.assign({ label: key, size: 70 }, axisStyle)
       ],
       legend: { live: false },
@@ -239,7 +244,7 @@
         };
       })),
       hooks: {
-        setCursor: [function (u) { hover(u, prepared, self.runs, key, state, tip, figure); }],
+        setCursor: [function (u) { if (over) { hover(u, over, prepared, self.runs, key, state, tip, figure); } }],
         setSelect: [function (u) {
           if (u.select.width < 4) { return; }
           var low = u.posToVal(u.select.left, "x"), high = u.posToVal(u.select.left + u.select.width, "x");
@@ -248,9 +253,11 @@
         }]
       }
     };
+    var over = null;
     var plot = new window.uPlot(opts, data, figure);
-    plot.over.addEventListener("dblclick", function () { self.onZoom(null, null); });
-    plot.over.addEventListener("mouseleave", function () { tip.hide(); });
+    over = plot.root.querySelector(".u-over"); // the layer uPlot takes the mouse on (1.6.9 has no u.over)
+    over.addEventListener("dblclick", function () { self.onZoom(null, null); });
+    over.addEventListener("mouseleave", function () { tip.hide(); });
     this.plots.push(plot);
   };
 
@@ -283,7 +290,7 @@
   }
 
   /* the tooltip names the run whose line is nearest the cursor, with its point there */
-  function hover(u, prepared, runs, key, state, tip, figure) {
+  function hover(u, overEl, prepared, runs, key, state, tip, figure) {
     var left = u.cursor.left, top = u.cursor.top;
     if (left === null || left === undefined || left < 0) { tip.hide(); return; }
     var x = u.posToVal(left, "x"), best = null;
@@ -301,7 +308,7 @@
       state.x === "relative" ? my.compareSvg.formatNumber(xv) + " s" : String(xv);
     var lines = [runs[best.k].name, X_LABELS[state.x] + ": " + xText, key + ": " + String(q.raw[best.i])];
     if (state.smooth > 0) { lines.push("smoothed: " + my.compareSvg.formatNumber(q.y[best.i])); }
-    var over = u.over.getBoundingClientRect(), box = figure.getBoundingClientRect();
+    var over = overEl.getBoundingClientRect(), box = figure.getBoundingClientRect();
     tip.show(lines, over.left - box.left + left, over.top - box.top + top);
   }
 

@@ -14,6 +14,7 @@
   function draw(container, note, data, dimIds, colourId, brushes, theme, onBrush) {
     var svgs = my.compareSvg;
     svgs.clear(container);
+    container.setAttribute("data-theme", theme.name);
     container.setAttribute("data-lines", "0");
     container.setAttribute("data-lines-kept", "0");
     var byId = {};
@@ -90,7 +91,7 @@
     }
 
     dims.forEach(function (dim, k) {
-      var hit = svgs.el("rect", { "class": "pc-axis-hit", x: X(k) - 12, y: MARGIN.top, width: 24, height: plotH }, svg);
+      var hit = svgs.el("rect", { "class": "pc-axis-hit", x: X(k) - 12, y: MARGIN.top - 10, width: 24, height: plotH + 20 }, svg);
       wireBrush(svg, hit, function (a, b) {
         if (a === null) { delete state[dim.id]; } else { state[dim.id] = [a, b]; }
         apply();
@@ -148,7 +149,10 @@
         hit.removeEventListener("pointerup", up);
         svg.removeChild(preview);
         var low = Math.min(start, end), high = Math.max(start, end);
-        if (high - low < 0.01) { onChange(null); } else { onChange(round(low), round(high)); }
+        if (high - low < 0.01) { onChange(null); return; }
+        // a brush that ends within a few pixels of the axis' end reaches it (its extreme value included)
+        var snap = 4 / plotH;
+        onChange(low < snap ? 0 : round(low), high > 1 - snap ? 1 : round(high));
       }
       hit.addEventListener("pointermove", move);
       hit.addEventListener("pointerup", up);

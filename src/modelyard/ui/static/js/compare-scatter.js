@@ -11,6 +11,7 @@
   function draw(container, note, data, xId, yId, theme) {
     var svgs = my.compareSvg;
     svgs.clear(container);
+    container.setAttribute("data-theme", theme.name);
     var dims = {};
     data.dims.forEach(function (d) { dims[d.id] = d; });
     var dx = dims[xId], dy = dims[yId];
