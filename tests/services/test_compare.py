@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -32,7 +33,7 @@ def test_runs_the_user_may_read_from_several_experiments_in_the_order_asked(
     assert [r.run_id for r in found.runs] == [b, a]
     assert found.runs[1].params == {"lr": "0.1"}
     assert found.not_found == ["0" * 32, hidden, "<bad id>"]
-    assert found.experiment_names == {e1: "first", e2: "second"}
+    assert [(r.experiment_id, r.experiment_name) for r in found.runs] == [(e2, "second"), (e1, "first")]
 
     everything = services.comparisons.compare(admin, [a, hidden])
     assert [r.run_id for r in everything.runs] == [a, hidden] and everything.not_found == []
@@ -45,6 +46,29 @@ def test_a_deleted_run_is_still_compared(services: Services, admin: Principal) -
     services.tracking.set_run_lifecycle(admin, run_id, LifecycleStage.DELETED)
     found = services.comparisons.compare(admin, [run_id])
     assert found.runs[0].lifecycle_stage == "deleted"
+
+
+def test_the_runs_carry_their_params_tags_and_latest_metric_values(
+    services: Services, admin: Principal
+) -> None:
+    eid = services.experiments.create_experiment(admin, name="e")
+    a = log_run(
+        services,
+        admin,
+        eid,
+        "a",
+        params={"lr": "0.1", "opt": "adam"},
+        tags={"team": "x"},
+        metrics={"loss": [3.0, 2.0, 1.5], "odd": [1.0, math.nan]},
+    )
+    b = log_run(services, admin, eid, "", metrics={"loss": [math.inf]})
+    first, second = services.comparisons.compare(admin, [a, b]).runs
+    assert first.params == {"lr": "0.1", "opt": "adam"}
+    assert first.tags == {"team": "x", "mlflow.runName": "a"}
+    assert first.metrics["loss"] == 1.5 and math.isnan(first.metrics["odd"])
+    assert first.run_name == "a" and first.status == "RUNNING" and first.end_time is None
+    assert second.params == {} and second.metrics == {"loss": math.inf}
+    assert second.run_name  # a run created without a name gets one
 
 
 def test_more_than_the_limit_is_refused(services: Services, admin: Principal) -> None:

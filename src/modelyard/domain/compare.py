@@ -44,6 +44,25 @@ def could_be_run_id(run_id: str) -> bool:
     return _RUN_ID_RE.fullmatch(run_id) is not None
 
 
+@dataclass(frozen=True, slots=True)
+class ComparedRun:
+    """What a comparison shows of a run: its own fields, its params and tags, and the latest value of
+    each of its metrics (NaN and the infinities as such)."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
 # ---- the diff table ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DiffRow:

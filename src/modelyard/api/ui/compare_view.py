@@ -17,6 +17,7 @@ from starlette.datastructures import QueryParams
 
 from modelyard.domain.compare import (
     HIDDEN_TAGS,
+    ComparedRun,
     DiffRow,
     Dimension,
     DimensionKind,
@@ -27,7 +28,6 @@ from modelyard.domain.compare import (
     param_dimension,
 )
 from modelyard.domain.errors import InvalidParameter
-from modelyard.domain.tracking import Run
 from modelyard.services.tracking.compare import Comparison
 
 X_AXES = {"step": "Step", "wall": "Wall time", "relative": "Relative time"}
@@ -49,9 +49,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class RunColumn:
-    run: Run
+    run: ComparedRun
     name: str
-    experiment_name: str
     duration: str
 
 
@@ -92,7 +91,8 @@ class CompareView:
         """What the page's scripts draw from (a data attribute, escaped as any attribute is)."""
         return {
             "runs": [
-                {"id": c.run.run_id, "name": c.name, "experiment": c.experiment_name} for c in self.columns
+                {"id": c.run.run_id, "name": c.name, "experiment": c.run.experiment_name}
+                for c in self.columns
             ],
             "dims": [
                 {
@@ -124,10 +124,7 @@ def build_view(comparison: Comparison, query: QueryParams) -> CompareView:
     runs = comparison.runs
     columns = [
         RunColumn(
-            run=run,
-            name=run.run_name or run.run_id[:8],
-            experiment_name=comparison.experiment_names.get(run.experiment_id, run.experiment_id),
-            duration=duration_text(run.start_time, run.end_time),
+            run=run, name=run.run_name or run.run_id[:8], duration=duration_text(run.start_time, run.end_time)
         )
         for run in runs
     ]
@@ -139,7 +136,7 @@ def build_view(comparison: Comparison, query: QueryParams) -> CompareView:
         "duration": differs(c.duration for c in columns),
     }
     params = diff_rows([r.params for r in runs])
-    metrics = metric_rows([{m.key: m.value for m in r.metrics} for r in runs])
+    metrics = metric_rows([r.metrics for r in runs])
     tags = diff_rows([{k: v for k, v in r.tags.items() if k not in HIDDEN_TAGS} for r in runs])
     sections = [
         Section("params", "Parameters", params),
@@ -147,8 +144,7 @@ def build_view(comparison: Comparison, query: QueryParams) -> CompareView:
         Section("tags", "Tags", tags),
     ]
     dims = [param_dimension(row.key, row.values) for row in params]
-    latest = [{m.key: m.value for m in r.metrics} for r in runs]
-    dims += [metric_dimension(row.key, [values.get(row.key) for values in latest]) for row in metrics]
+    dims += [metric_dimension(row.key, [r.metrics.get(row.key) for r in runs]) for row in metrics]
     metric_keys = [row.key for row in metrics]
     choices = read_choices(query, metric_keys, dims, [row.key for row in params if row.differs])
     return CompareView(columns, attributes, sections, metric_keys, dims, choices)
