@@ -23,17 +23,25 @@ SERIES = "/ui/data/series/many"
 
 
 @pytest.fixture
-def runs(app: FastAPI, services: Services, admin: Principal) -> list[str]:
-    if not any(context.path_format == SERIES for context in iter_route_contexts(app.routes)):
-        pytest.skip(f"the metric charts need {SERIES} (branch ui-data), which this tree does not have yet")
+def runs(services: Services, admin: Principal) -> list[str]:
     experiment = services.experiments.create_experiment(admin, name="compare-browser")
     return three_runs(services, admin, experiment)
 
 
-def open_compare(page: Any, ids: list[str], extra: str = "") -> None:
+@pytest.fixture
+def charts(app: FastAPI) -> None:
+    """The metric charts' data comes from the ui-data branch's endpoint."""
+    if not any(context.path_format == SERIES for context in iter_route_contexts(app.routes)):
+        pytest.skip(f"the metric charts need {SERIES} (branch ui-data), which this tree does not have yet")
+
+
+def open_compare(page: Any, ids: list[str], extra: str = "", *, charts: bool = True) -> None:
+    """The compare page, its charts drawn (``charts=False``: with no metric chosen, so none to draw)."""
     browser_login(page, "admin", ADMIN_PASSWORD)
-    page.goto(f"/compare?runs={','.join(ids)}{extra}")
-    page.locator("[data-line-charts] figure[data-metric]").first.wait_for()
+    page.goto(f"/compare?runs={','.join(ids)}{extra}{'' if charts else '&metric='}")
+    if charts:
+        page.locator("[data-line-charts] figure[data-metric]").first.wait_for()
+    page.locator("[data-parallel] path.pc-line").first.wait_for()
 
 
 def chart(page: Any, metric: str, **attrs: str) -> Any:
@@ -48,7 +56,7 @@ def query(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query, keep_blank_values=True)
 
 
-def test_compare_three_runs(page: Any, runs: list[str]) -> None:
+def test_compare_three_runs(page: Any, runs: list[str], charts: None) -> None:
     requests: list[str] = []
     page.on("request", lambda r: SERIES in r.url and requests.append(r.url))
     open_compare(page, runs)
@@ -81,7 +89,7 @@ def test_compare_three_runs(page: Any, runs: list[str]) -> None:
     screenshot(page, "compare")
 
 
-def test_choices_survive_a_reload(page: Any, runs: list[str]) -> None:
+def test_choices_survive_a_reload(page: Any, runs: list[str], charts: None) -> None:
     open_compare(page, runs)
     page.get_by_role("group", name="Metrics").get_by_label("loss", exact=True).check()
     page.get_by_role("group", name="Metrics").get_by_label("acc", exact=True).uncheck()
@@ -111,7 +119,7 @@ def test_choices_survive_a_reload(page: Any, runs: list[str]) -> None:
     assert query(page) == chosen
 
 
-def test_the_dark_theme_redraws_the_charts_in_its_colours(page: Any, runs: list[str]) -> None:
+def test_the_dark_theme_redraws_the_charts_in_its_colours(page: Any, runs: list[str], charts: None) -> None:
     open_compare(page, runs)
     assert chart(page, "acc").get_attribute("data-theme") == "light"
     light = page.locator("[data-scatter] circle.point").first.get_attribute("fill")
@@ -129,7 +137,7 @@ def test_the_dark_theme_redraws_the_charts_in_its_colours(page: Any, runs: list[
 def test_brushing_an_axis_keeps_the_runs_inside_and_the_url_keeps_the_brush(
     page: Any, runs: list[str]
 ) -> None:
-    open_compare(page, runs)
+    open_compare(page, runs, charts=False)
     parallel = page.locator("[data-parallel]")
     axis = parallel.locator(".pc-axis-hit").first  # lr: 0.1 at the top, 0.01 and 0.001 near the bottom
     axis.scroll_into_view_if_needed()
@@ -151,7 +159,9 @@ def test_brushing_an_axis_keeps_the_runs_inside_and_the_url_keeps_the_brush(
     assert parallel.get_attribute("data-lines-kept") == "3" and "brush" not in query(page)
 
 
-def test_zooming_fetches_the_range_and_a_double_click_zooms_out(page: Any, runs: list[str]) -> None:
+def test_zooming_fetches_the_range_and_a_double_click_zooms_out(
+    page: Any, runs: list[str], charts: None
+) -> None:
     open_compare(page, runs, "&metric=loss")
     over = chart(page, "loss").locator(".u-over")
     over.scroll_into_view_if_needed()
@@ -177,23 +187,38 @@ def test_zooming_fetches_the_range_and_a_double_click_zooms_out(page: Any, runs:
     assert "xmin" not in query(page)
 
 
-def test_names_and_values_are_shown_as_text_and_never_run(
-    page: Any, runs: list[str], services: Services, admin: Principal
-) -> None:
+def xss_runs(services: Services, admin: Principal) -> list[str]:
     experiment = services.experiments.create_experiment(admin, name="xss")
-    ids = [
+    return [
         log_run(services, admin, experiment, XSS_SCRIPT, params={"p": XSS_ATTRIBUTE, "n": "1"},
                 tags={"t": XSS_SCRIPT}, metrics={"m": [1.0, 2.0]}),
         log_run(services, admin, experiment, XSS_ATTRIBUTE, params={"p": XSS_SCRIPT, "n": "2"},
                 tags={"t": XSS_ATTRIBUTE}, metrics={"m": [3.0]}),
     ]  # fmt: skip
-    open_compare(page, ids, "&sx=p.p&sy=p.n&dim=p.p&dim=p.n&dim=m.m")
-    legend = chart(page, "m").locator(".u-legend .u-label").all_inner_texts()
-    assert legend == [XSS_SCRIPT, XSS_ATTRIBUTE]
+
+
+def test_names_and_values_are_shown_as_text_and_never_run(
+    page: Any, services: Services, admin: Principal
+) -> None:
+    open_compare(page, xss_runs(services, admin), "&sx=p.p&sy=p.n&dim=p.p&dim=p.n&dim=m.m", charts=False)
     assert page.locator('tr[data-row="params.p"] td').all_inner_texts() == [XSS_ATTRIBUTE, XSS_SCRIPT]
+    assert page.locator('tr[data-row="tags.t"] td').all_inner_texts() == [XSS_SCRIPT, XSS_ATTRIBUTE]
+    assert page.locator("thead .run-col a").all_inner_texts() == [XSS_SCRIPT, XSS_ATTRIBUTE]
     page.locator("[data-scatter] circle.point").first.hover()
     tip = page.locator("[data-scatter] .chart-tip")
     assert tip.is_visible() and XSS_SCRIPT in tip.inner_text()
-    page.locator("[data-parallel] path.pc-line").first.hover(force=True)
+    page.locator("[data-parallel] path.pc-line").first.dispatch_event("mouseenter")
+    assert page.locator("[data-parallel] .chart-tip").inner_text().startswith(XSS_SCRIPT)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("img[src='x']").count() == 0
+
+
+def test_run_names_in_the_chart_legend_are_text(
+    page: Any, services: Services, admin: Principal, charts: None
+) -> None:
+    open_compare(page, xss_runs(services, admin), "&metric=m")
+    assert chart(page, "m").locator(".u-legend .u-label").all_inner_texts() == [XSS_SCRIPT, XSS_ATTRIBUTE]
+    box = chart(page, "m").locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
