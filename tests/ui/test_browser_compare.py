@@ -9,8 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
@@ -26,13 +24,6 @@ SERIES = "/ui/data/series/many"
 def runs(services: Services, admin: Principal) -> list[str]:
     experiment = services.experiments.create_experiment(admin, name="compare-browser")
     return three_runs(services, admin, experiment)
-
-
-@pytest.fixture
-def charts(app: FastAPI) -> None:
-    """The metric charts' data comes from the ui-data branch's endpoint."""
-    if not any(context.path_format == SERIES for context in iter_route_contexts(app.routes)):
-        pytest.skip(f"the metric charts need {SERIES} (branch ui-data), which this tree does not have yet")
 
 
 def open_compare(page: Any, ids: list[str], extra: str = "", *, charts: bool = True) -> None:
@@ -56,7 +47,7 @@ def query(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query, keep_blank_values=True)
 
 
-def test_compare_three_runs(page: Any, runs: list[str], charts: None) -> None:
+def test_compare_three_runs(page: Any, runs: list[str]) -> None:
     requests: list[str] = []
     page.on("request", lambda r: SERIES in r.url and requests.append(r.url))
     open_compare(page, runs)
@@ -89,7 +80,7 @@ def test_compare_three_runs(page: Any, runs: list[str], charts: None) -> None:
     screenshot(page, "compare")
 
 
-def test_choices_survive_a_reload(page: Any, runs: list[str], charts: None) -> None:
+def test_choices_survive_a_reload(page: Any, runs: list[str]) -> None:
     open_compare(page, runs)
     page.get_by_role("group", name="Metrics").get_by_label("loss", exact=True).check()
     page.get_by_role("group", name="Metrics").get_by_label("acc", exact=True).uncheck()
@@ -119,7 +110,7 @@ def test_choices_survive_a_reload(page: Any, runs: list[str], charts: None) -> N
     assert query(page) == chosen
 
 
-def test_the_dark_theme_redraws_the_charts_in_its_colours(page: Any, runs: list[str], charts: None) -> None:
+def test_the_dark_theme_redraws_the_charts_in_its_colours(page: Any, runs: list[str]) -> None:
     open_compare(page, runs)
     assert chart(page, "acc").get_attribute("data-theme") == "light"
     light = page.locator("[data-scatter] circle.point").first.get_attribute("fill")
@@ -159,9 +150,7 @@ def test_brushing_an_axis_keeps_the_runs_inside_and_the_url_keeps_the_brush(
     assert parallel.get_attribute("data-lines-kept") == "3" and "brush" not in query(page)
 
 
-def test_zooming_fetches_the_range_and_a_double_click_zooms_out(
-    page: Any, runs: list[str], charts: None
-) -> None:
+def test_zooming_fetches_the_range_and_a_double_click_zooms_out(page: Any, runs: list[str]) -> None:
     open_compare(page, runs, "&metric=loss")
     over = chart(page, "loss").locator(".u-over")
     over.scroll_into_view_if_needed()
@@ -213,9 +202,7 @@ def test_names_and_values_are_shown_as_text_and_never_run(
     assert page.locator("img[src='x']").count() == 0
 
 
-def test_run_names_in_the_chart_legend_are_text(
-    page: Any, services: Services, admin: Principal, charts: None
-) -> None:
+def test_run_names_in_the_chart_legend_are_text(page: Any, services: Services, admin: Principal) -> None:
     open_compare(page, xss_runs(services, admin), "&metric=m")
     assert chart(page, "m").locator(".u-legend .u-label").all_inner_texts() == [XSS_SCRIPT, XSS_ATTRIBUTE]
     box = chart(page, "m").locator(".u-over").bounding_box()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import compare, experiments, login, placeholders
+from modelyard.api.ui import compare, data, experiments, login, placeholders
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-ROUTERS = (login.router, experiments.router, compare.router, placeholders.router)
+ROUTERS = (login.router, experiments.router, data.router, compare.router, placeholders.router)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:
