@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from modelyard.domain.charts import MAX_SERIES_RUNS
 from modelyard.domain.compare import (
     MAX_COMPARE_RUNS,
     DimensionKind,
@@ -27,6 +28,10 @@ def test_run_ids_are_split_stripped_and_kept_once_in_order() -> None:
     assert parse_run_ids(" b , a,,b ,c,") == ["b", "a", "c"]
     assert parse_run_ids("") == []
     assert parse_run_ids(None) == []
+
+
+def test_the_chart_data_endpoint_takes_every_run_of_a_comparison_in_one_call() -> None:
+    assert MAX_COMPARE_RUNS <= MAX_SERIES_RUNS  # compare-lines.js asks for all the runs at once
 
 
 def test_the_limit_is_a_refusal_that_names_the_parameter_and_the_limit() -> None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from modelyard.api.deps import services
 from modelyard.api.ui.compare_view import MAX_SMOOTHING, X_AXES, build_view
 from modelyard.api.ui.deps import page_user, templates
+from modelyard.domain.charts import MAX_SERIES_KEYS
 from modelyard.domain.compare import MAX_COMPARE_RUNS, parse_run_ids
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.identity import Principal
@@ -30,6 +31,7 @@ def compare(request: Request, user: Principal = Depends(page_user)) -> Response:
     context: dict[str, Any] = {
         "runs_param": raw,
         "limit": MAX_COMPARE_RUNS,
+        "keys_per_request": MAX_SERIES_KEYS,
         "x_axes": X_AXES,
         "max_smoothing": MAX_SMOOTHING,
         "view": None,

@@ -2,16 +2,15 @@
    step, the wall time or the time since each run's start; log scale; EMA smoothing; drag to zoom.
 
    The points come from the server already downsampled (min/max per bucket, ~2 points per pixel):
-   every run and every chosen metric in one request to /ui/data/series/many (at most 10 metrics per
-   request, the endpoint's limit), and again for the zoomed range when the user zooms. Each run keeps
-   its own x values: the lines are drawn by a path builder of ours from each series' own points
-   (uPlot 1.6.9 wants one shared x array, and joining 200 runs' wall times would make it huge); uPlot
-   draws the axes, the grid, the legend and the zoom selection. Each chart says how many points it
-   drew per run (data-point-counts) and whether they were downsampled. */
+   every run and every chosen metric in one request to /ui/data/series/many (as many metrics per
+   request as the endpoint takes, options.keysPerRequest), and again for the zoomed range when the
+   user zooms. Each run keeps its own x values: the lines are drawn by a path builder of ours from
+   each series' own points (uPlot 1.6.9 wants one shared x array, and joining 200 runs' wall times
+   would make it huge); uPlot draws the axes, the grid, the legend and the zoom selection. Each chart
+   says how many points it drew per run (data-point-counts) and whether they were downsampled. */
 (function () {
   "use strict";
   var my = window.modelyard = window.modelyard || {};
-  var KEYS_PER_REQUEST = 10;
   var HEIGHT = 300;
   var DASHES = [null, [6, 3], [2, 2], [10, 3, 2, 3]];
   var STEP_INCREMENTS = [];
@@ -24,6 +23,7 @@
     this.url = options.url;
     this.runs = options.runs;
     this.onZoom = options.onZoom;
+    this.keysPerRequest = options.keysPerRequest || 10;
     this.state = null;
     this.cache = null; // {x, zoom, series: {key: [series or null per run]}}
     this.plots = [];
@@ -48,10 +48,10 @@
   Lines.prototype.fetch = function (keys) {
     var self = this, seq = ++this.seq, cache = this.cache;
     var requests = [];
-    for (var i = 0; i < keys.length; i += KEYS_PER_REQUEST) {
+    for (var i = 0; i < keys.length; i += this.keysPerRequest) {
       var q = new URLSearchParams();
       this.runs.forEach(function (run) { q.append("run_id", run.id); });
-      keys.slice(i, i + KEYS_PER_REQUEST).forEach(function (k) { q.append("key", k); });
+      keys.slice(i, i + this.keysPerRequest).forEach(function (k) { q.append("key", k); });
       q.set("x", cache.x);
       q.set("points", String(this.points()));
       if (cache.zoom[0] !== null) { q.set("min", String(cache.zoom[0])); }

@@ -67,6 +67,7 @@
       lines = my.compareLines.create(linesRoot, q("[data-lines-status]"), {
         url: root.getAttribute("data-series-url"),
         runs: data.runs,
+        keysPerRequest: parseInt(root.getAttribute("data-keys-per-request"), 10),
         onZoom: function (low, high) { setZoom(low, high); }
       });
       all('[data-metric-choices] input[type="checkbox"], [data-x-axis], [data-log]').forEach(function (el) {
