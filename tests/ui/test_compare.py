@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
+from modelyard.domain.charts import XAxis
 from modelyard.domain.compare import MAX_COMPARE_RUNS
 from modelyard.domain.identity import Principal
 from modelyard.services import Services
@@ -331,3 +332,11 @@ def test_the_page_needs_a_session(ui: TestClient) -> None:
     response = ui.get("/compare?runs=a,b", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/compare%3Fruns%3Da%2Cb"
+
+
+def test_every_x_axis_of_the_chart_data_is_offered(
+    admin_ui: TestClient, services: Services, admin: Principal, experiment: str
+) -> None:
+    html = page(admin_ui, three_runs(services, admin, experiment))
+    for axis in XAxis:
+        assert f'<option value="{axis.value}"' in html

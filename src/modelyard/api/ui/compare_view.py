@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from modelyard.domain.charts import XAxis
 from modelyard.domain.compare import (
     HIDDEN_TAGS,
     ComparedRun,
@@ -30,7 +31,7 @@ from modelyard.domain.compare import (
 from modelyard.domain.errors import InvalidParameter
 from modelyard.services.tracking.compare import Comparison
 
-X_AXES = {"step": "Step", "wall": "Wall time", "relative": "Relative time"}
+X_AXES = {XAxis.STEP.value: "Step", XAxis.WALL.value: "Wall time", XAxis.RELATIVE.value: "Relative time"}
 MAX_SMOOTHING = 0.99
 DEFAULT_PARAM_DIMS = 6
 DEFAULT_METRIC_DIMS = 2
