@@ -75,8 +75,9 @@ def page(client: TestClient, ids: list[str], extra: str = "") -> str:
     return response.text
 
 
-def test_without_runs_the_page_says_how_to_choose_them(admin_ui: TestClient) -> None:
-    response = admin_ui.get("/compare")
+@pytest.mark.parametrize("query", ["", "?runs=", "?runs=,%20,"])
+def test_without_runs_the_page_says_how_to_choose_them(admin_ui: TestClient, query: str) -> None:
+    response = admin_ui.get("/compare" + query)
     assert response.status_code == 200
     assert "data-compare-empty" in response.text
     assert "/compare?runs=&lt;id&gt;,&lt;id&gt;" in response.text
@@ -340,3 +341,15 @@ def test_every_x_axis_of_the_chart_data_is_offered(
     html = page(admin_ui, three_runs(services, admin, experiment))
     for axis in XAxis:
         assert f'<option value="{axis.value}"' in html
+
+
+def test_comparing_changes_nothing_and_so_writes_no_audit_event(
+    admin_ui: TestClient, services: Services, admin: Principal, experiment: str
+) -> None:
+    ids = three_runs(services, admin, experiment)
+    services.audit.flush(everything=True)
+    _, before = services.audit.query(admin, limit=1)
+    page(admin_ui, ids, "&diff=1&metric=loss")
+    services.audit.flush(everything=True)
+    _, after = services.audit.query(admin, limit=1)
+    assert after == before

@@ -38,12 +38,14 @@ def compare(request: Request, user: Principal = Depends(page_user)) -> Response:
         "error": "",
         "not_found": [],
         "asked": 0,
+        "empty": False,
     }
     try:
         ids = parse_run_ids(raw)
     except InvalidParameter as exc:
         context["error"] = exc.message
         return page.render(request, TEMPLATE, context, status_code=400, section="experiments")
+    context["empty"] = not ids
     if ids:
         comparison = services(request).comparisons.compare(user, ids)
         context["asked"] = len(ids)
