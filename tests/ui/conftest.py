@@ -58,9 +58,11 @@ def user_ui(app: FastAPI) -> Callable[[UserCreds], TestClient]:
 
 
 # ---- the browser ------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, one per test worker."""
+    """Debian's chromium, headless, for one test module at a time: Playwright's sync API keeps an
+    asyncio loop running in this thread while it is open, which other tests' ``asyncio.run`` (and
+    anyio's) refuse, so it must be closed before a worker goes on to another module."""
     if not CHROMIUM.exists():
         pytest.skip(
             "browser tests need Debian's chromium at /usr/bin/chromium (scripts/ensure-chromium.sh "

@@ -38,7 +38,7 @@ def test_create_rename_delete_and_restore(page: Any) -> None:
     row = page.locator(f'tr[data-experiment-id="{eid}"]')
     row.get_by_role("link", name="Rename browser-made").click()
     field = row.get_by_label("New name for “browser-made”")
-    assert field.evaluate("el => el === document.activeElement"), "the inline form takes the focus"
+    expect(field).to_be_focused()  # the inline form takes the focus
     field.fill("Default")
     row.get_by_role("button", name="Save").click()
     assert row.get_by_role("alert").inner_text() == "Experiment(name=Default) already exists."
@@ -67,7 +67,7 @@ def test_search_as_you_type_keeps_the_state_in_the_url(
     page.goto("/experiments")
     page.locator("body").press("/")
     search = page.get_by_label("Search by name")
-    assert search.evaluate("el => el === document.activeElement"), "'/' focuses the search box"
+    expect(search).to_be_focused()  # '/' focuses the search box
     page.keyboard.type("banana")
     page.wait_for_url("**/experiments?q=banana")
     assert rows(page) == ["search-banana"]

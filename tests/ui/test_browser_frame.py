@@ -110,3 +110,12 @@ def test_error_pages_keep_the_navigation(page: Any) -> None:
     assert page.get_by_role("navigation", name="Main").is_visible()
     check_axe(page)
     screenshot(page, "not-found")
+
+
+@pytest.mark.parametrize("path", ["/account", "/models", "/datasets", "/deployments"])
+def test_the_other_pages_pass_axe(page: Any, path: str) -> None:
+    browser_login(page, "admin", ADMIN_PASSWORD)
+    page.goto(path)
+    assert page.get_by_role("navigation", name="Main").is_visible()
+    check_axe(page)
+    screenshot(page, path.strip("/"))

@@ -4,16 +4,20 @@ error pages, static files, and the line between UI paths (session cookie) and AP
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from modelyard.api.app import create_app
 from modelyard.api.ui.paths import safe_next
 from modelyard.domain.identity import Principal
 from modelyard.services import Services, build_services
 from modelyard.settings import Settings
+from modelyard.storage.orm import UiSessionRow
 from tests.conftest import UserCreds
 from tests.ui.helpers import csrf_of, login
 
@@ -251,3 +255,55 @@ def test_no_auth_mode_shows_the_system_user_and_still_checks_csrf(settings: Sett
             assert refused.status_code == 403
     finally:
         svc.close()
+
+
+def test_a_bad_id_is_a_400_page_with_navigation(admin_ui: TestClient) -> None:
+    response = admin_ui.get("/experiments/not-a-number")
+    assert response.status_code == 400
+    assert "Invalid experiment id &#39;not-a-number&#39;: experiment ids are integers." in response.text
+    assert '<nav class="main-nav"' in response.text
+
+
+def test_an_unexpected_error_is_a_500_page_with_navigation(app: FastAPI, admin_ui: TestClient) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/ui/fragments/test-broken", broken)
+    response = admin_ui.get("/ui/fragments/test-broken")
+    assert response.status_code == 500
+    assert "Internal error; the server log has the details." in response.text
+    assert "a bug" not in response.text
+    assert '<nav class="main-nav"' in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_disabling_a_user_ends_their_sessions(
+    services: Services,
+    admin: Principal,
+    make_user: Callable[..., UserCreds],
+    user_ui: Callable[[UserCreds], TestClient],
+) -> None:
+    client = user_ui(make_user("frank", group="g4"))
+    assert client.get("/experiments").status_code == 200
+    services.identity.set_disabled(admin, "frank", True)
+    assert client.get("/experiments", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_session_asks_to_log_in_again(
+    services: Services, make_user: Callable[..., UserCreds], user_ui: Callable[[UserCreds], TestClient]
+) -> None:
+    client = user_ui(make_user("gina", group="g5"))
+    with services.db.write() as s:
+        s.execute(update(UiSessionRow).values(idle_expires_at=1))
+    services.identity._changed()  # the cached principal too (other processes wait out its 2 s)
+    response = client.get("/experiments", follow_redirects=False)
+    assert response.status_code == 303
+    assert "Your session has ended." in client.get(response.headers["location"]).text
+
+
+def test_only_a_hash_of_the_session_id_is_stored(services: Services, admin_ui: TestClient) -> None:
+    cookie = admin_ui.cookies.get("modelyard_session") or ""
+    with services.db.read() as s:
+        stored = list(s.scalars(select(UiSessionRow.id_hash)))
+    assert len(cookie) >= 43 and cookie not in stored
+    assert stored == [hashlib.sha256(cookie.encode()).hexdigest()]

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
 from modelyard.api.ui.paths import LOGIN, STATIC_PREFIX, is_data_path, is_ui_path, safe_next
+from modelyard.api.ui.security import add_security_headers
 from modelyard.api.ui.templating import Templates
 
 TITLES = {
@@ -53,7 +54,11 @@ class ErrorPages:
             "title": TITLES.get(status, "Error"),
             "message": message,
         }
-        return self.templates.render(request, "error.html", context, status_code=status)
+        response = self.templates.render(request, "error.html", context, status_code=status)
+        # a 500 is answered outside the guard that adds these to every other UI answer
+        add_security_headers(response.headers)
+        response.headers["cache-control"] = "no-store"
+        return response
 
 
 def login_url(next_path: str) -> str:
