@@ -17,6 +17,7 @@ from modelyard.services.tracking import (
     LoggedModelService,
     TrackingService,
 )
+from modelyard.services.tracking.compare import CompareService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database
@@ -41,6 +42,7 @@ class Services:
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
+    comparisons: CompareService
 
     def close(self) -> None:
         self.db.dispose()
@@ -94,4 +96,5 @@ def build_services(settings: Settings) -> Services:
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),
+        comparisons=CompareService(db),
     )

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import data, datasets, experiments, login, models, placeholders
+from modelyard.api.ui import compare, data, datasets, experiments, login, models, placeholders
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-ROUTERS = (login.router, experiments.router, data.router, models.router, datasets.router, placeholders.router)
+ROUTERS = (
+    login.router,
+    experiments.router,
+    data.router,
+    compare.router,
+    models.router,
+    datasets.router,
+    placeholders.router,
+)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:
