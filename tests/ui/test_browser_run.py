@@ -223,6 +223,7 @@ def test_a_model_is_registered_from_the_run_and_the_page_lands_on_its_version(
     page.get_by_label("Model name (existing or new)").fill("churn-eu")
     page.get_by_role("button", name="Register as model").click()
     page.wait_for_url("**/models/churn-eu/versions/1")
+    assert page.locator("h1").inner_text() == "churn-eu · Version 1"  # the registry's version page
     version = services.registry.get_model_version(admin, "churn-eu", 1)
     assert version.source == f"runs:/{team.run_id}/model"
     assert version.user_id == "alice"

@@ -70,7 +70,7 @@ def test_the_overview_shows_the_run(
     assert datasets is not None
     alice = principal(services, team.alice)
     dataset_id = services.run_details.details(alice, team.run_id).datasets[0].dataset_id
-    assert f'<a href="/datasets/{dataset_id}">customers</a>' in datasets.group(1)
+    assert f'<a href="/datasets/customers?version={dataset_id}">customers</a>' in datasets.group(1)
     assert "training" in datasets.group(1)
     versions = re.search(r"<ul[^>]*data-registered-versions>(.*?)</ul>", text, re.S)
     assert versions is not None

@@ -12,10 +12,12 @@ from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import (
     ChartService,
     ColumnService,
+    DatasetService,
     ExperimentService,
     LoggedModelService,
     TrackingService,
 )
+from modelyard.services.tracking.compare import CompareService
 from modelyard.services.tracking.run_details import RunDetailsService
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
@@ -37,9 +39,11 @@ class Services:
     logged_models: LoggedModelService
     charts: ChartService
     columns: ColumnService
+    datasets: DatasetService
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
+    comparisons: CompareService
     run_details: RunDetailsService
 
     def close(self) -> None:
@@ -90,8 +94,10 @@ def build_services(settings: Settings) -> Services:
         logged_models=LoggedModelService(db),
         charts=ChartService(db),
         columns=ColumnService(db, experiments),
+        datasets=DatasetService(db),
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),
+        comparisons=CompareService(db),
         run_details=RunDetailsService(db),
     )

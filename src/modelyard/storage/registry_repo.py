@@ -31,16 +31,40 @@ def model_row(s: Session, name: str, *, for_update: bool = False) -> RegisteredM
     return s.scalar(stmt.with_for_update() if for_update else stmt)
 
 
-def model_rows(
+@dataclass(frozen=True, slots=True)
+class ModelKeys:
+    """What a search filters and orders registered models by."""
+
+    id: int
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+def model_keys(
     s: Session, *, groups: Collection[int] | None, names: Collection[str] | None = None
-) -> list[RegisteredModelRow]:
-    """Models in the given groups (None: all), optionally only those with the given names."""
-    stmt = select(RegisteredModelRow)
+) -> list[ModelKeys]:
+    """The models in the given groups (None: all), optionally only those with the given names, as
+    a search's candidates (not whole rows)."""
+    stmt = select(
+        RegisteredModelRow.id,
+        RegisteredModelRow.name,
+        RegisteredModelRow.creation_timestamp,
+        RegisteredModelRow.last_updated_timestamp,
+    )
     if groups is not None:
         stmt = stmt.where(RegisteredModelRow.group_id.in_(groups or [-1]))
     if names is not None:
         stmt = stmt.where(RegisteredModelRow.name.in_(names or [""]))
-    return list(s.scalars(stmt))
+    return [ModelKeys(int(i), str(n), int(c), int(u)) for i, n, c, u in s.execute(stmt)]
+
+
+def models_by_id(s: Session, ids: Sequence[int]) -> list[RegisteredModelRow]:
+    """The models with the given ids, in the order given."""
+    if not ids:
+        return []
+    found = {r.id: r for r in s.scalars(select(RegisteredModelRow).where(RegisteredModelRow.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def model_tags(s: Session, model_ids: Collection[int]) -> dict[int, dict[str, str]]:
@@ -192,6 +216,14 @@ def versions_of(s: Session, model_id: int) -> list[ModelVersionRow]:
     )
 
 
+def versions_below(s: Session, model_id: int, below: int | None, limit: int) -> list[ModelVersionRow]:
+    """Up to ``limit`` versions of a model numbered below ``below`` (None: from the newest), newest first."""
+    stmt = select(ModelVersionRow).where(ModelVersionRow.registered_model_id == model_id)
+    if below is not None:
+        stmt = stmt.where(ModelVersionRow.version < below)
+    return list(s.scalars(stmt.order_by(ModelVersionRow.version.desc()).limit(limit)))
+
+
 def version_rows(
     s: Session,
     *,
@@ -211,6 +243,38 @@ def version_rows(
     if run_ids is not None:
         stmt = stmt.where(ModelVersionRow.run_id.in_(run_ids or [""]))
     return [(row, name) for row, name in s.execute(stmt)]
+
+
+def versions_by_run(
+    s: Session, run_ids: Collection[str], *, groups: Collection[int] | None, per_run: int
+) -> dict[str, tuple[list[tuple[str, int]], int]]:
+    """Per run: the first ``per_run`` versions registered from it (model name, version number; by
+    name and number) in the given groups' models, and how many there are in all."""
+    if not run_ids:
+        return {}
+    place = (
+        func.row_number()
+        .over(
+            partition_by=ModelVersionRow.run_id,
+            order_by=(RegisteredModelRow.name, ModelVersionRow.version),
+        )
+        .label("place")
+    )
+    total = func.count().over(partition_by=ModelVersionRow.run_id).label("total")
+    inner = (
+        select(ModelVersionRow.run_id, RegisteredModelRow.name, ModelVersionRow.version, place, total)
+        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.registered_model_id)
+        .where(ModelVersionRow.run_id.in_(run_ids))
+    )
+    if groups is not None:
+        inner = inner.where(RegisteredModelRow.group_id.in_(groups or [-1]))
+    ranked = inner.subquery()
+    out: dict[str, tuple[list[tuple[str, int]], int]] = {}
+    for run_id, name, version, _, count in s.execute(
+        select(ranked).where(ranked.c.place <= per_run).order_by(ranked.c.run_id, ranked.c.place)
+    ):
+        out.setdefault(str(run_id), ([], int(count)))[0].append((str(name), int(version)))
+    return out
 
 
 def version_tags(s: Session, version_ids: Collection[int]) -> dict[int, dict[str, str]]:

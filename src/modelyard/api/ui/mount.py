@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import artifacts, data, experiments, login, placeholders, run_page
+from modelyard.api.ui import (
+    artifacts,
+    compare,
+    data,
+    datasets,
+    experiments,
+    login,
+    models,
+    placeholders,
+    run_page,
+)
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
@@ -16,6 +26,9 @@ ROUTERS = (
     run_page.router,
     artifacts.router,
     data.router,
+    compare.router,
+    models.router,
+    datasets.router,
     placeholders.router,
 )
 

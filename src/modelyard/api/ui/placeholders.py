@@ -12,14 +12,6 @@ from modelyard.domain.identity import Principal
 router = APIRouter(include_in_schema=False)
 
 PLACEHOLDERS = {
-    "models": (
-        "Models",
-        "The model registry's pages are on their way. Meanwhile, the CLI lists them: modelyard models list.",
-    ),
-    "datasets": (
-        "Datasets",
-        "The datasets pages are on their way. Meanwhile, the dataset resource API lists them.",
-    ),
     "deployments": (
         "Deployments",
         "The deployments pages come with a later release. Meanwhile, the CLI lists them: modelyard deploy list.",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.datastructures import QueryParams
@@ -28,6 +27,8 @@ from modelyard.api.ui import charts
 from modelyard.api.ui.artifact_preview import PREVIEW_LIMIT, TEXT_LIMIT
 from modelyard.api.ui.artifacts import artifact_view
 from modelyard.api.ui.deps import page_user, templates
+from modelyard.api.ui.links import LINKS
+from modelyard.api.ui.links import version as version_url
 from modelyard.api.ui.run_overview import NOTE_TAG, SYSTEM_PREFIX, metric_number, overview, tag_lists
 from modelyard.domain.errors import DomainError, InvalidParameter
 from modelyard.domain.identity import Principal
@@ -43,6 +44,7 @@ HELPERS: dict[str, Any] = {
     "max_keys": charts.MAX_KEYS_PER_CHART,
     "preview_limit": PREVIEW_LIMIT,
     "text_limit": TEXT_LIMIT,
+    "links": LINKS,
 }
 
 
@@ -236,5 +238,4 @@ def register_model(
             query=QueryParams({"tab": "artifacts", "path": path}),
             register_form={"name": name, "error": exc.message},
         )
-    target = f"/models/{quote(version.name, safe='')}/versions/{version.version}"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(version_url(version.name, version.version), status_code=303)

@@ -42,6 +42,7 @@ from modelyard.domain.registry import join_uri
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import record
 from modelyard.services.common import now_ms
+from modelyard.services.deployments.model_usage import ModelUsageOps
 from modelyard.services.deployments.quotas import group_usage, load_quota
 from modelyard.services.deployments.runtime import DeploymentRuntimeOps, role_for
 from modelyard.storage import registry_repo
@@ -61,7 +62,7 @@ def slug(text: str) -> str:
     return out or "model"
 
 
-class DeploymentService(DeploymentRuntimeOps):
+class DeploymentService(DeploymentRuntimeOps, ModelUsageOps):
     def __init__(self, db: Database, artifacts: ArtifactService) -> None:
         self.db = db
         self.artifacts = artifacts

@@ -46,6 +46,7 @@ from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.storage import registry_repo as repo
 from modelyard.storage.orm import RegisteredModelAliasRow, RegisteredModelRow
 
+VERSIONS_PAGE = 100  # versions on one page of a model's versions
 _NAME_ORDER = (OrderBy(Entity.ATTRIBUTE, "name", True),)
 
 
@@ -164,6 +165,27 @@ class RegistryService(ModelVersionOps):
             audit(s, actor, row, "delete_tag", before={f"tags.{key}": before}, after={})
             repo.delete_model_tag(s, row.id, key)
 
+    def list_model_versions(
+        self, actor: Principal, name: str, *, below: Any = None, max_results: int = VERSIONS_PAGE
+    ) -> tuple[list[ModelVersion], int | None]:
+        """A model's versions, newest first, ``max_results`` at a time: the page of versions numbered
+        below ``below`` (None: the newest), and the ``below`` of the next page (None: no more)."""
+        limit = check_max_results(max_results, default=VERSIONS_PAGE, maximum=SEARCH_REGISTERED_MODELS_MAX)
+        before = None if below is None or below == "" else parse_version(below)
+        with self.db.read() as s:
+            row = model_for(s, actor, name, Role.VIEWER)
+            rows = repo.versions_below(s, row.id, before, limit + 1)
+            versions = repo.load_versions(s, rows[:limit], {row.id: row.name})
+        return versions, versions[-1].version if len(rows) > limit else None
+
+    def versions_from_runs(
+        self, actor: Principal, run_ids: list[str], *, per_run: int = 5
+    ) -> dict[str, tuple[list[tuple[str, int]], int]]:
+        """Per run id: the first ``per_run`` model versions registered from it that the actor can
+        read, as (model name, version), and how many such versions there are."""
+        with self.db.read() as s:
+            return repo.versions_by_run(s, run_ids, groups=actor.readable_groups(), per_run=per_run)
+
     def get_latest_versions(
         self, actor: Principal, name: str, stages: list[str] | None = None
     ) -> list[ModelVersion]:
@@ -236,8 +258,12 @@ class RegistryService(ModelVersionOps):
         max_results: int | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
+        name_contains: str | None = None,
     ) -> tuple[list[RegisteredModel], str | None]:
+        """Models matching the filter (and, for the web UI's search box, whose name contains
+        ``name_contains``, ignoring case), a page at a time."""
         filters = REGISTERED_MODELS.parse_filter(filter_string)
+        needle = name_contains.casefold() if name_contains else None
         orders = with_tiebreaks(
             parse_order(REGISTERED_MODELS, order_by or [], REGISTERED_MODEL_ORDER_KEYS), _NAME_ORDER
         )
@@ -246,22 +272,26 @@ class RegistryService(ModelVersionOps):
         )
         offset = decode_page_token(page_token)
         with self.db.read() as s:
-            rows = repo.model_rows(s, groups=actor.readable_groups(), names=narrowing(filters, "name"))
-            tags = repo.model_tags(s, [r.id for r in rows])
+            # what the filter and the order need of every candidate (light rows, tags only when a
+            # clause names one); whole models are loaded for the page alone
+            keys = repo.model_keys(s, groups=actor.readable_groups(), names=narrowing(filters, "name"))
+            wants_tags = any(c.entity is Entity.TAG for c in filters)
+            tags = repo.model_tags(s, [k.id for k in keys]) if wants_tags else {}
             kept = [
-                r
-                for r in rows
-                if matches(
+                k
+                for k in keys
+                if (needle is None or needle in k.name.casefold())
+                and matches(
                     {
-                        "name": r.name,
-                        "creation_timestamp": r.creation_timestamp,
-                        "last_updated_timestamp": r.last_updated_timestamp,
+                        "name": k.name,
+                        "creation_timestamp": k.creation_timestamp,
+                        "last_updated_timestamp": k.last_updated_timestamp,
                     },
-                    tags[r.id],
+                    tags.get(k.id, {}),
                     filters,
                 )
             ]
             sort_in_place(kept, orders, getattr)
-            models = repo.load_models(s, kept[offset : offset + limit])
+            models = repo.load_models(s, repo.models_by_id(s, [k.id for k in kept[offset : offset + limit]]))
         token = encode_page_token(offset + limit) if len(kept) > offset + limit else None
         return models, token
