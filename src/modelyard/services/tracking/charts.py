@@ -146,7 +146,9 @@ def _step_bounds(x_range: XRange) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _non_finite(values: NDArray[np.float64]) -> NonFinite:
+def _non_finite(values: NDArray[np.float64], finite: NDArray[np.bool_] | None = None) -> NonFinite:
+    if finite is not None and finite.all():
+        return NonFinite()
     return NonFinite(
         nan=int(np.count_nonzero(np.isnan(values))),
         pos_inf=int(np.count_nonzero(values == math.inf)),
@@ -177,7 +179,7 @@ def _draw(
             inside &= x <= x_range.high
         x, y = x[inside], y[inside]
     finite = np.isfinite(y)
-    non_finite = _non_finite(y)
+    non_finite = _non_finite(y, finite)
     total = len(x)
     if non_finite.total:
         x, y = x[finite], y[finite]
