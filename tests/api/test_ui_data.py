@@ -345,3 +345,9 @@ def test_the_answers_are_strict_json_whatever_the_values(http: TestClient) -> No
     assert math.isfinite(body["y"][1])
     body = _ok(http.get(f"{UI}/series", params={"run_id": run_id, "key": "m", "min": -1e300, "max": 1e300}))
     assert body["total"] == 2
+
+
+def test_every_route_needs_credentials(anonymous_http: TestClient) -> None:
+    for route in ("series", "series/many", "metric-summary", "columns", "filter-check"):
+        r = anonymous_http.get(f"{UI}/{route}", params={"run_id": "f" * 32, "key": "m", "experiment_id": "0"})
+        assert r.status_code == 401 and "credentials" in r.json()["message"], (route, r.text)
