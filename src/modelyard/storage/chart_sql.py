@@ -94,7 +94,7 @@ def load_points(
         sql += " AND min_step <= ?"
         args.append(max_step)
     chunks: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in driver_sql.execute(session, sql, tuple(args)):
+    for row in driver_sql.fetch_all(session, sql, tuple(args)):
         chunks[(row[0], row[1])].append(row)
     out = {}
     for pair, rows in chunks.items():
