@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "tracking"))
 
 from servers import Server, free_port  # noqa: E402
+from session import login  # noqa: E402
 
 from modelyard.domain.tracking import Metric  # noqa: E402
 from modelyard.services import build_services  # noqa: E402
@@ -109,16 +110,6 @@ def add_runs(data_dir: Path) -> dict[str, Any]:
     manifest = {"token": token, "experiment_id": experiment, "run_ids": run_ids}
     path.write_text(json.dumps(manifest))
     return manifest
-
-
-def login(client: httpx.Client, token: str) -> None:
-    """A browser's session: the login form with the token pasted in."""
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf-token" content="([0-9a-f]*)"', page.text)
-    assert csrf is not None, "the login page has no CSRF token"
-    r = client.post("/login", data={"token": token, "csrf_token": csrf.group(1), "next": "/"})
-    if r.status_code != 303:
-        raise RuntimeError(f"login: HTTP {r.status_code} {r.text[:300]}")
 
 
 def timed(

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "tracking"))
 
 from servers import Server, free_port  # noqa: E402
+from session import login  # noqa: E402
 
 from modelyard.domain.identity import Principal  # noqa: E402
 from modelyard.domain.tracking import Dataset, DatasetInput, Metric  # noqa: E402
@@ -97,17 +97,6 @@ def add_rich_run(data_dir: Path) -> dict[str, Any]:
     saved = {"rich_experiment_id": eid, "rich_run": rid}
     own.write_text(json.dumps(saved))
     return saved
-
-
-def login(client: httpx.Client, token: str) -> None:
-    """Log in through the form with the admin's API token (the login page takes one pasted in)."""
-    page = client.get("/login").text
-    found = re.search(r'<meta name="csrf-token" content="([0-9a-f]*)">', page)
-    if found is None:
-        raise RuntimeError("the login page has no CSRF token")
-    r = client.post("/login", data={"token": token, "csrf_token": found.group(1), "next": "/"})
-    if r.status_code != 303:
-        raise RuntimeError(f"login refused: HTTP {r.status_code} {r.text[:300]}")
 
 
 def table_run(client: httpx.Client, token: str, experiment_id: str) -> str:

@@ -386,3 +386,9 @@ def test_without_a_session_the_data_answers_401_json_even_with_a_token(
         r = client.get(f"{UI}/series", params={"run_id": long_run, "key": "loss"})
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/json")
     assert r.json()["login"].startswith("/login?next=/ui/data/series")
+
+
+def test_every_route_needs_a_session(anonymous_http: TestClient) -> None:
+    for route in ("series", "series/many", "metric-summary", "columns", "filter-check"):
+        r = anonymous_http.get(f"{UI}/{route}", params={"run_id": "f" * 32, "key": "m", "experiment_id": "0"})
+        assert r.status_code == 401 and r.json()["login"].startswith(f"/login?next=/ui/data/{route}"), r.text

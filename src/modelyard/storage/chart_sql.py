@@ -94,7 +94,7 @@ def load_points(
         sql += " AND min_step <= ?"
         args.append(max_step)
     chunks: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in driver_sql.execute(session, sql, tuple(args)):
+    for row in driver_sql.fetch_all(session, sql, tuple(args)):
         chunks[(row[0], row[1])].append(row)
     out = {}
     for pair, rows in chunks.items():
@@ -121,7 +121,10 @@ def ordered_unique(points: Points) -> Points:
     steps, stamps, values = points.steps, points.stamps, points.values
     if len(steps) < 2:
         return points
-    d_step, d_stamp = np.diff(steps), np.diff(stamps)
+    d_step = np.diff(steps)
+    if np.all(d_step > 0):  # the common case: one point per step, logged in order
+        return points
+    d_stamp = np.diff(stamps)
     prev, nxt = values[:-1], values[1:]
     value_ok = np.isnan(nxt) | (prev <= nxt)
     if not np.all((d_step > 0) | ((d_step == 0) & ((d_stamp > 0) | ((d_stamp == 0) & value_ok)))):

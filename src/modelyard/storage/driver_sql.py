@@ -26,5 +26,17 @@ def execute(session: Session, statement: str, params: Any = ()) -> Any:
     return conn.exec_driver_sql(_sql(conn.dialect.name, statement), params)
 
 
+def fetch_all(session: Session, statement: str, params: Any = ()) -> list[Any]:
+    """Every row of a query, as the driver's tuples: for reads of many rows (tens of thousands of metric
+    chunks), where building SQLAlchemy's row objects would cost several times the query."""
+    conn = session.connection()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_sql(conn.dialect.name, statement), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def dialect(session: Session) -> str:
     return session.connection().dialect.name

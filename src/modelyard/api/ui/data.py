@@ -197,6 +197,7 @@ async def run_columns(request: Request) -> Response:
 @router.get("/filter-check")
 @documented(query=schema.FilterQuery, response=schema.FilterCheckAnswer)
 async def filter_check(request: Request) -> Response:
+    page_user(request)  # the UI's, for signed-in users only, like every /ui/data route
     checked = services(request).columns.check_filter(request.query_params.get("filter"))
     out: dict[str, Any] = {"valid": checked.valid, "clauses": checked.clauses}
     if checked.error is not None:

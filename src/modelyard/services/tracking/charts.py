@@ -75,14 +75,17 @@ class ChartService:
         x_range = x_range or XRange()
         budget = share_points(clamp_points(points), len(run_ids) * len(keys))
         low, high = _step_bounds(x_range) if x_axis is XAxis.STEP else (None, None)
+        drawn: list[Series] = []
         with self.db.read() as s:
             scopes = _authorize(s, actor, run_ids)
-            loaded = chart_sql.load_points(s, run_ids, keys, min_step=low, max_step=high)
-        drawn = [
-            _draw(loaded.get((run_id, key), EMPTY), run_id, key, scopes[run_id], x_axis, x_range, budget)
-            for run_id in run_ids
-            for key in keys
-        ]
+            for run_id in run_ids:  # one run's histories in memory at a time
+                loaded = chart_sql.load_points(s, [run_id], keys, min_step=low, max_step=high)
+                drawn.extend(
+                    _draw(
+                        loaded.get((run_id, key), EMPTY), run_id, key, scopes[run_id], x_axis, x_range, budget
+                    )
+                    for key in keys
+                )
         return drawn, budget
 
     def summaries(
@@ -92,28 +95,29 @@ class ChartService:
         run's metrics when ``keys`` is None), run by run, keys sorted."""
         run_ids = _distinct(run_ids, "run_id", MAX_SUMMARY_RUNS)
         wanted = None if keys is None else _distinct(keys, "key", MAX_SUMMARY_KEYS)
+        out = []
         with self.db.read() as s:
             _authorize(s, actor, run_ids)
-            latest = chart_sql.latest_points(s, run_ids, wanted)
-            found = sorted({row[1] for row in latest})
-            loaded = chart_sql.load_points(s, run_ids, found)
-        order = {run_id: i for i, run_id in enumerate(run_ids)}
-        latest.sort(key=lambda row: (order[row[0]], row[1]))
-        out = []
-        for run_id, key, value, timestamp, step, is_nan in latest:
-            points = loaded.get((run_id, key), EMPTY)
-            finite = points.values[np.isfinite(points.values)]
-            out.append(
-                MetricSummary(
-                    run_id=run_id,
-                    key=key,
-                    latest=LatestPoint(math.nan if is_nan else value, step, timestamp),
-                    min=float(finite.min()) if len(finite) else None,
-                    max=float(finite.max()) if len(finite) else None,
-                    count=len(points),
-                    non_finite=_non_finite(points.values),
-                )
-            )
+            latest: dict[str, list[tuple[str, float, int, int, bool]]] = {}
+            for run_id, key, value, timestamp, step, is_nan in chart_sql.latest_points(s, run_ids, wanted):
+                latest.setdefault(run_id, []).append((key, value, timestamp, step, is_nan))
+            for run_id in run_ids:  # one run's histories in memory at a time
+                rows = sorted(latest.get(run_id, []))
+                loaded = chart_sql.load_points(s, [run_id], [row[0] for row in rows])
+                for key, value, timestamp, step, is_nan in rows:
+                    points = loaded.get((run_id, key), EMPTY)
+                    finite = points.values[np.isfinite(points.values)]
+                    out.append(
+                        MetricSummary(
+                            run_id=run_id,
+                            key=key,
+                            latest=LatestPoint(math.nan if is_nan else value, step, timestamp),
+                            min=float(finite.min()) if len(finite) else None,
+                            max=float(finite.max()) if len(finite) else None,
+                            count=len(points),
+                            non_finite=_non_finite(points.values),
+                        )
+                    )
         return out
 
 
@@ -146,7 +150,9 @@ def _step_bounds(x_range: XRange) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _non_finite(values: NDArray[np.float64]) -> NonFinite:
+def _non_finite(values: NDArray[np.float64], finite: NDArray[np.bool_] | None = None) -> NonFinite:
+    if finite is not None and finite.all():
+        return NonFinite()
     return NonFinite(
         nan=int(np.count_nonzero(np.isnan(values))),
         pos_inf=int(np.count_nonzero(values == math.inf)),
@@ -177,7 +183,7 @@ def _draw(
             inside &= x <= x_range.high
         x, y = x[inside], y[inside]
     finite = np.isfinite(y)
-    non_finite = _non_finite(y)
+    non_finite = _non_finite(y, finite)
     total = len(x)
     if non_finite.total:
         x, y = x[finite], y[finite]
