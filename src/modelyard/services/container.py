@@ -9,7 +9,12 @@ from modelyard.services.audit import AuditService
 from modelyard.services.deployments import DeploymentService, QuotaService
 from modelyard.services.identity import IdentityService
 from modelyard.services.registry import RegistryService
-from modelyard.services.tracking import ExperimentService, LoggedModelService, TrackingService
+from modelyard.services.tracking import (
+    ExperimentService,
+    LoggedModelService,
+    RunTableService,
+    TrackingService,
+)
 from modelyard.settings import Settings
 from modelyard.storage.artifacts import ArtifactStore, artifact_store_for
 from modelyard.storage.db import Database
@@ -28,6 +33,7 @@ class Services:
     experiments: ExperimentService
     tracking: TrackingService
     logged_models: LoggedModelService
+    run_table: RunTableService
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
@@ -67,6 +73,7 @@ def build_services(settings: Settings) -> Services:
     artifacts = artifact_store_for(settings.artifact_uri)
     artifacts.make_private()
     artifact_service = ArtifactService(artifacts)
+    experiments = ExperimentService(db, member_artifact_roots=settings.member_artifact_roots)
     return Services(
         settings=settings,
         db=db,
@@ -74,9 +81,10 @@ def build_services(settings: Settings) -> Services:
         artifact_service=artifact_service,
         identity=IdentityService(db),
         audit=AuditService(db, interval_s=settings.audit_interval_s),
-        experiments=ExperimentService(db, member_artifact_roots=settings.member_artifact_roots),
+        experiments=experiments,
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
+        run_table=RunTableService(db, experiments),
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),

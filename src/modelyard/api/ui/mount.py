@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import experiments, login, placeholders
+from modelyard.api.ui import experiments, login, placeholders, runs_table
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-ROUTERS = (login.router, experiments.router, placeholders.router)
+# runs_table before experiments: its /experiments/{id} page replaces the placeholder there
+ROUTERS = (login.router, runs_table.router, experiments.router, placeholders.router)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:

@@ -1,13 +1,15 @@
 """Tracking: experiments, runs (params, metrics, tags, inputs, outputs), metric histories, run search and
 logged models — the half of the MLflow API that training code writes to.
 
-Exports ``ExperimentService``, ``TrackingService`` (runs) and ``LoggedModelService``. Depends on
+Exports ``ExperimentService``, ``TrackingService`` (runs), ``LoggedModelService``, and for the web UI
+``RunTableService`` (the runs table: keyset windows of one or several experiments' runs). Depends on
 ``audit`` and ``common`` only; the registry depends on it (a model version comes from a run), never the
 other way round.
 """
 
 from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.services.tracking.logged_models import LoggedModelService
+from modelyard.services.tracking.run_table import RunTableService
 from modelyard.services.tracking.runs import TrackingService
 
-__all__ = ["ExperimentService", "LoggedModelService", "TrackingService"]
+__all__ = ["ExperimentService", "LoggedModelService", "RunTableService", "TrackingService"]
