@@ -34,6 +34,24 @@ class NavEntry:
     href: str
 
 
+# htmx: no eval, no scripts from swapped HTML (the CSP forbids them anyway), no history snapshots in
+# localStorage (a back navigation asks the server: the URL is the state); a 400 (a form's inline
+# refusal) is swapped in like a success, other errors are shown by static/js/app.js
+HTMX_CONFIG = {
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "historyCacheSize": 0,
+    "refreshOnHistoryMiss": True,
+    "selfRequestsOnly": True,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "400", "swap": True, "error": False},
+        {"code": "[45]..", "swap": False, "error": True},
+    ],
+}
+
 NAV = (
     NavEntry("experiments", "Experiments", "/experiments"),
     NavEntry("models", "Models", "/models"),
@@ -82,7 +100,7 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(static_url=static_url, nav=NAV, version=__version__)
+    env.globals.update(static_url=static_url, nav=NAV, version=__version__, htmx_config=HTMX_CONFIG)
     env.filters.update(time=time_tag, iso_time=iso_time, jsonattr=_tojson_attr)
     return env
 

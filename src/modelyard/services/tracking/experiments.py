@@ -9,6 +9,7 @@ its artifact root, so clients never need store credentials.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -194,10 +195,10 @@ class ExperimentService:
         return int(gid)
 
     def _project_for_new_experiment(
-        self, s: Session, actor: Principal, project: int | str | None
+        self, s: Session, actor: Principal, project: int | str | None, group: int | str | None = None
     ) -> ProjectRow:
         if project is None:
-            gid = self.group_for(s, actor, None)
+            gid = self.group_for(s, actor, group)
             group_name = s.scalar(select(GroupRow.name).where(GroupRow.id == gid))
             name = DEFAULT_PROJECT_NAME if group_name == DEFAULT_GROUP_NAME else group_name
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == name, ProjectRow.group_id == gid))
@@ -222,7 +223,10 @@ class ExperimentService:
         artifact_location: str | None = None,
         tags: dict[str, str] | None = None,
         project: int | str | None = None,
+        group: int | str | None = None,
     ) -> str:
+        """``group`` (when no ``project`` is named): the experiment goes to that group's default
+        project; without either, to the actor's default group's."""
         name = _validate_name(name)
         tags = self._checked_tags(tags or {})
         try:
@@ -235,7 +239,7 @@ class ExperimentService:
                             "(experiments/restore) or choose another name."
                         )
                     raise AlreadyExists(f"Experiment(name={name}) already exists.")
-                proj = self._project_for_new_experiment(s, actor, project)
+                proj = self._project_for_new_experiment(s, actor, project, group)
                 if artifact_location:
                     artifact_location = self._check_location(s, actor, artifact_location)
                 now = now_ms()
@@ -420,12 +424,18 @@ class ExperimentService:
         filter_string: str | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
+        name_contains: str | None = None,
     ) -> tuple[list[Experiment], str | None]:
+        """``name_contains``: a plain text the name holds, in any case (the web UI's search box; no
+        filter grammar, so nothing in it needs quoting)."""
         limit = check_max_results(
             max_results, default=SEARCH_EXPERIMENTS_DEFAULT, maximum=SEARCH_EXPERIMENTS_MAX
         )
         offset = decode_page_token(page_token)
         filters = parse_experiment_filter(filter_string)
+        if name_contains:
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_contains) + "%"
+            filters = [*filters, Comparison(Entity.ATTRIBUTE, "name", Op.ILIKE, pattern)]
         orders = parse_experiment_order_by(order_by or [])
         with self.db.read() as s:
             visible = self.readable_experiment_ids(s, actor)

@@ -43,6 +43,27 @@
     announce(typeof detail === "string" ? detail : (detail && detail.value) || "");
   });
 
+  /* an htmx request refused (403, 404, 500...): the error page's message, shown above the content */
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = "The request failed (" + xhr.status + ").";
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var found = doc.querySelector("[data-error-message]");
+      if (found) { text = found.textContent; }
+    } catch (e) { /* not HTML */ }
+    var main = document.getElementById("main");
+    var box = document.getElementById("request-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "request-error";
+      box.className = "alert alert-error";
+      box.setAttribute("role", "alert");
+      main.insertBefore(box, main.firstChild);
+    }
+    box.textContent = text;
+  });
+
   function wireThemeSelect() {
     var select = document.querySelector("[data-theme-select]");
     if (!select) { return; }
