@@ -10,8 +10,7 @@ from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-# runs_table before experiments: its /experiments/{id} page replaces the placeholder there
-ROUTERS = (login.router, runs_table.router, experiments.router, placeholders.router)
+ROUTERS = (login.router, experiments.router, runs_table.router, placeholders.router)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:

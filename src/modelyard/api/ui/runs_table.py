@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from modelyard.api.deps import services
+from modelyard.api.ui import experiments
 from modelyard.api.ui.deps import page_user, templates
 from modelyard.api.ui.paths import safe_next
 from modelyard.api.ui.runs_table_view import (
@@ -89,8 +90,8 @@ def _columns(keys: RunKeys) -> dict[str, list[Column]]:
     }
 
 
-def _context(request: Request, user: Principal, state: TableState) -> tuple[dict[str, Any], int]:
-    """Everything the table's region shows, and the status (400 for a filter the grammar refuses)."""
+def _context(request: Request, user: Principal, state: TableState) -> dict[str, Any]:
+    """Everything the table's region shows."""
     svc = services(request).run_table
     found: list[Experiment] = svc.experiments_of(user, state.experiment_ids)
     keys = svc.keys(user, state.experiment_ids)
@@ -124,31 +125,46 @@ def _context(request: Request, user: Principal, state: TableState) -> tuple[dict
         "here": state.url(),
         "name_column": NAME,
     }
-    return context, 400 if error else 200
+    return context
 
 
-def _page(request: Request, user: Principal, state: TableState) -> Response:
-    context, status = _context(request, user, state)
-    headers = {}
+def _status(request: Request, context: dict[str, Any]) -> int:
+    """400 for a filter the grammar refuses, but 200 to htmx (it swaps only successes; the refusal
+    is in the content, next to the search box)."""
+    return 400 if context["filter_error"] and not request.headers.get("hx-request") else 200
+
+
+def _headers(request: Request, context: dict[str, Any]) -> dict[str, str]:
     if request.headers.get("hx-request") and context["count_text"]:
-        headers = _announce(context["count_text"])
-    return templates(request).render(
-        request, "runs_table/page.html", context, section="experiments", status_code=status, headers=headers
-    )
+        return _announce(context["count_text"])
+    return {}
 
 
 @router.get("/experiments/{experiment_id}")
 def experiment_page(request: Request, experiment_id: str, user: Principal = Depends(page_user)) -> Response:
-    """One experiment: its facts and its runs table."""
+    """One experiment: its facts and forms (``experiments.render_experiment``) and its runs table."""
     state = TableState.parse(f"/experiments/{experiment_id}", (experiment_id,), request.query_params)
-    return _page(request, user, state)
+    context = _context(request, user, state)
+    response = experiments.render_experiment(
+        request, user, experiment_id, status_code=_status(request, context), **context
+    )
+    response.headers.update(_headers(request, context))
+    return response
 
 
 @router.get("/runs")
 def runs_page(request: Request, user: Principal = Depends(page_user)) -> Response:
     """The runs of several experiments in one table."""
     state = TableState.parse("/runs", experiment_ids(request.query_params), request.query_params)
-    return _page(request, user, state)
+    context = _context(request, user, state)
+    return templates(request).render(
+        request,
+        "runs_table/page.html",
+        context,
+        section="experiments",
+        status_code=_status(request, context),
+        headers=_headers(request, context),
+    )
 
 
 @router.get(FRAGMENT_ROWS)
