@@ -11,6 +11,10 @@ Not obvious: quoting. A key with dots or spaces goes in backticks or double quot
 double-quoted token is a key before the operator and a value after it. Inside a quoted string a
 doubled quote or a backslash-quote stands for the quote; every other backslash is kept as written,
 which lets a LIKE pattern escape ``%`` and ``_`` as ``\\%`` and ``\\_``.
+
+Every refusal is a :class:`SearchSyntaxError`: its message is what the API answers, and it also says
+where in the text the problem is (the offending token, and the clause that holds it), for an editor
+that highlights it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,30 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from modelyard.domain.errors import InvalidParameter
+
+
+class SearchSyntaxError(InvalidParameter):
+    """A filter or order_by entry the grammar refuses, and where.
+
+    Offsets are character offsets into ``text`` (0-based, ``end`` exclusive). ``start``/``end`` mark
+    the offending token (an empty span at the end when the text ended too early);
+    ``clause_start``/``clause_end`` the clause that holds it: the text between the ``AND`` before it
+    and the one after it, without surrounding spaces (the whole entry, for an order_by entry).
+    """
+
+    def __init__(
+        self, message: str, *, text: str, start: int, end: int, clause_start: int, clause_end: int
+    ) -> None:
+        super().__init__(message)
+        self.text = text
+        self.start = start
+        self.end = end
+        self.clause_start = clause_start
+        self.clause_end = clause_end
+
+    @property
+    def clause(self) -> str:
+        return self.text[self.clause_start : self.clause_end]
 
 
 class Entity(StrEnum):
@@ -115,9 +143,14 @@ class Grammar:
             order = _Parser(self, clause, "order_by").order_by()
             first = seen.get((order.entity, order.key))
             if first is not None:
-                raise InvalidParameter(
+                raise SearchSyntaxError(
                     f"order_by names {order.entity} '{order.key}' twice ('{first}' and '{clause}'); "
-                    "list each field once."
+                    "list each field once.",
+                    text=clause,
+                    start=0,
+                    end=len(clause),
+                    clause_start=0,
+                    clause_end=len(clause),
                 )
             seen[(order.entity, order.key)] = clause
             out.append(order)
@@ -254,6 +287,7 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE,
 )
+_TOKEN_END_RE = re.compile(r"[\s()<>=!,'\"`]")
 _KINDS = {
     "backtick": Tok.BACKTICK,
     "dquote": Tok.DQUOTE,
@@ -275,6 +309,41 @@ def _unquote(text: str) -> str:
     return body.replace(quote * 2, quote).replace("\\" + quote, quote)
 
 
+def _is_and(tok: Token) -> bool:
+    return tok.kind is Tok.NAME and tok.text.upper() == "AND"
+
+
+def _located(message: str, text: str, start: int, end: int, tokens: Sequence[Token]) -> SearchSyntaxError:
+    """The error, with the clause around ``start``: the text between the ANDs among ``tokens`` before
+    and after it."""
+    low, high = 0, len(text)
+    for tok in tokens:
+        if _is_and(tok):
+            if tok.pos + len(tok.text) <= start:
+                low = max(low, tok.pos + len(tok.text))
+            elif tok.pos > start:
+                high = min(high, tok.pos)
+    while low < high and text[low].isspace():
+        low += 1
+    while high > low and text[high - 1].isspace():
+        high -= 1
+    return SearchSyntaxError(message, text=text, start=start, end=end, clause_start=low, clause_end=high)
+
+
+def _lenient_tokens(text: str, pos: int) -> list[Token]:
+    """The tokens from ``pos`` on, skipping what does not tokenize (only to find the ANDs)."""
+    tokens = []
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:
+            pos += 1
+            continue
+        if match.lastgroup == "name":
+            tokens.append(Token(Tok.NAME, match.group(), match.group(), pos))
+        pos = match.end()
+    return tokens
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pos = 0
@@ -283,13 +352,22 @@ def tokenize(text: str) -> list[Token]:
         if match is None:
             char = text[pos]
             if char in "'\"`":
-                raise InvalidParameter(
+                raise _located(
                     f"Unterminated quote {char} at position {pos + 1} in '{text}': close every quoted "
-                    "key or value."
+                    "key or value.",
+                    text,
+                    pos,
+                    len(text),
+                    tokens,
                 )
+            # the clause runs to the next AND: read on past the bad character to find it
+            rest = [*tokens, *_lenient_tokens(text, pos + 1)]
             if char in "0123456789+-.":
-                raise InvalidParameter(f"Malformed number at position {pos + 1} in '{text}'.")
-            raise InvalidParameter(f"Unexpected character '{char}' at position {pos + 1} in '{text}'.")
+                message = f"Malformed number at position {pos + 1} in '{text}'."
+                end = _TOKEN_END_RE.search(text, pos + 1)
+                raise _located(message, text, pos, end.start() if end else len(text), rest)
+            message = f"Unexpected character '{char}' at position {pos + 1} in '{text}'."
+            raise _located(message, text, pos, pos + 1, rest)
         group = str(match.lastgroup)  # every alternative is a named group
         if group != "ws":
             raw = match.group()
@@ -327,8 +405,21 @@ class _Parser:
     def found(self, tok: Token | None) -> str:
         return tok.describe() if tok is not None else f"the end of the {self.what}"
 
-    def fail(self, message: str) -> InvalidParameter:
-        return InvalidParameter(f"Invalid {self.what} '{self.text}': {message}")
+    def at(self, tok: Token | None) -> tuple[int, int]:
+        """Where ``tok`` is in the text (an empty span at the end for None)."""
+        if tok is None:
+            return len(self.text), len(self.text)
+        return tok.pos, tok.pos + len(tok.text)
+
+    def since(self, first: Token) -> tuple[int, int]:
+        """From ``first`` to the end of the last token taken."""
+        last = self.tokens[self.i - 1]
+        return first.pos, last.pos + len(last.text)
+
+    def fail(self, message: str, where: tuple[int, int]) -> SearchSyntaxError:
+        # an order_by entry is one clause; a filter's clauses are split at its ANDs
+        tokens = self.tokens if self.what == "filter" else ()
+        return _located(f"Invalid {self.what} '{self.text}': {message}", self.text, *where, tokens)
 
     @staticmethod
     def word(tok: Token | None) -> str:
@@ -341,36 +432,42 @@ class _Parser:
             if self.word(tok) == "OR":
                 raise self.fail(
                     f"OR ({tok.describe()}) is not supported; clauses can only be joined with AND. "
-                    "Run one search per alternative instead."
+                    "Run one search per alternative instead.",
+                    self.at(tok),
                 )
             if self.word(tok) != "AND":
-                raise self.fail(f"expected AND between clauses, found {tok.describe()}.")
+                raise self.fail(f"expected AND between clauses, found {tok.describe()}.", self.at(tok))
             clauses.append(self.clause())
         return clauses
 
     def order_by(self) -> OrderBy:
+        first = self.peek()
         entity, key, _ = self.identifier()
         if entity not in self.g.orderable:
             names = ", ".join(sorted(e.value for e in self.g.orderable))
-            raise self.fail(f"{self.g.subject} cannot be ordered by a {entity}; order by: {names}.")
+            where = self.since(first) if first is not None else self.at(None)
+            raise self.fail(f"{self.g.subject} cannot be ordered by a {entity}; order by: {names}.", where)
         ascending = True
         if (tok := self.take()) is not None:
             if self.word(tok) not in ("ASC", "DESC"):
                 raise self.fail(
                     f"expected ASC or DESC after the key, found {tok.describe()}. "
-                    "Quote keys with spaces in backticks, e.g. `metrics.my metric` DESC."
+                    "Quote keys with spaces in backticks, e.g. `metrics.my metric` DESC.",
+                    self.at(tok),
                 )
             ascending = self.word(tok) == "ASC"
             if (extra := self.take()) is not None:
-                raise self.fail(f"unexpected {extra.describe()} after {tok.text}.")
+                raise self.fail(f"unexpected {extra.describe()} after {tok.text}.", self.at(extra))
         return OrderBy(entity, key, ascending)
 
     def clause(self) -> Comparison:
         entity, key, spec = self.identifier()
         label = f"{entity} '{key}'"
+        first_op = self.peek()
         op = self.operator(label)
         if op not in spec.ops:
-            raise self.fail(self.bad_operator(op, entity, label, spec))
+            where = self.since(first_op) if first_op is not None else self.at(None)
+            raise self.fail(self.bad_operator(op, entity, label, spec), where)
         if op in (Op.IS_NULL, Op.IS_NOT_NULL):
             return Comparison(entity, key, op, None)
         if op in LIST_OPS:
@@ -392,7 +489,8 @@ class _Parser:
                 if key_tok is None or key_tok.kind not in _QUOTED_KEY:
                     raise self.fail(
                         f"expected a key after '{head}.', found {self.found(key_tok)}. "
-                        "Quote keys with dots or spaces in backticks or double quotes."
+                        "Quote keys with dots or spaces in backticks or double quotes.",
+                        self.at(key_tok),
                     )
                 return self.resolve(head, key_tok.value, tok)
             return self.resolve(None, head, tok)
@@ -403,19 +501,24 @@ class _Parser:
                 return self.resolve(head, rest, tok)
             return self.resolve(None, tok.value, tok)
         raise self.fail(
-            f"expected a key such as 'metrics.rmse' or 'tags.\"my key\"', found {self.found(tok)}."
+            f"expected a key such as 'metrics.rmse' or 'tags.\"my key\"', found {self.found(tok)}.",
+            self.at(tok),
         )
 
     def resolve(self, prefix: str | None, key: str, tok: Token) -> tuple[Entity, str, Field]:
+        """``tok`` is the identifier's first token; the identifier's tokens have all been taken."""
         entity = Entity.ATTRIBUTE
         if prefix is not None:
             found = self.g.prefixes.get(prefix.lower())
             if found is None:
                 valid = ", ".join(sorted(self.g.prefixes))
-                raise self.fail(f"unknown entity '{prefix}' in {tok.describe()}; valid entities: {valid}.")
+                raise self.fail(
+                    f"unknown entity '{prefix}' in {tok.describe()}; valid entities: {valid}.",
+                    self.since(tok),
+                )
             entity = found
         if not key:
-            raise self.fail(f"empty key at position {tok.pos + 1}.")
+            raise self.fail(f"empty key at position {tok.pos + 1}.", self.since(tok))
         if entity in self.g.open_keys:
             return entity, key, self.g.open_keys[entity]
         keys = self.g.closed_keys[entity]
@@ -424,7 +527,8 @@ class _Parser:
             hint = " (use tags.<key> or metrics.<key> for other keys)" if prefix is None else ""
             raise self.fail(
                 f"invalid {entity} key '{key}' in {tok.describe()}; valid keys for {self.g.subject}: "
-                f"{', '.join(sorted(keys))}{hint}."
+                f"{', '.join(sorted(keys))}{hint}.",
+                self.since(tok),
             )
         return entity, key, keys[key]
 
@@ -433,21 +537,21 @@ class _Parser:
         word = self.word(tok)
         if tok is not None and tok.kind is Tok.OP:
             if tok.text not in _COMPARATORS:
-                raise self.fail(f"invalid comparator {tok.describe()} after {label}.")
+                raise self.fail(f"invalid comparator {tok.describe()} after {label}.", self.at(tok))
             return _COMPARATORS[tok.text]
         if word in ("LIKE", "ILIKE", "IN"):
             return Op(word)
         if word == "NOT" and self.word(self.peek()) == "IN":
             self.take()
             return Op.NOT_IN
-        if word == "IS":
+        if tok is not None and word == "IS":
             nxt = self.take()
             if self.word(nxt) == "NULL":
                 return Op.IS_NULL
             if self.word(nxt) == "NOT" and self.word(self.take()) == "NULL":
                 return Op.IS_NOT_NULL
-            raise self.fail(f"expected IS NULL or IS NOT NULL after {label}.")
-        raise self.fail(f"expected a comparator after {label}, found {self.found(tok)}.")
+            raise self.fail(f"expected IS NULL or IS NOT NULL after {label}.", self.since(tok))
+        raise self.fail(f"expected a comparator after {label}, found {self.found(tok)}.", self.at(tok))
 
     def bad_operator(self, op: Op, entity: Entity, label: str, spec: Field) -> str:
         valid = ", ".join(o.value for o in Op if o in spec.ops)
@@ -461,11 +565,13 @@ class _Parser:
     def number(self, label: str, spec: Field) -> int | float:
         tok = self.take()
         if tok is None or tok.kind is not Tok.NUMBER:
-            raise self.fail(f"expected a number for {label}, found {self.found(tok)}.")
+            raise self.fail(f"expected a number for {label}, found {self.found(tok)}.", self.at(tok))
         if _INT_RE.fullmatch(tok.text):
             return int(tok.text)
         if spec.whole:
-            raise self.fail(f"{label} takes a whole number (milliseconds), found {tok.describe()}.")
+            raise self.fail(
+                f"{label} takes a whole number (milliseconds), found {tok.describe()}.", self.at(tok)
+            )
         return float(tok.text)
 
     def string(self, label: str) -> str:
@@ -473,7 +579,8 @@ class _Parser:
         if tok is None or tok.kind not in _QUOTED_VALUE:
             raise self.fail(
                 f"expected a quoted string for {label} (e.g. 'my-value'), found {self.found(tok)}. "
-                "Quote values in single or double quotes."
+                "Quote values in single or double quotes.",
+                self.at(tok),
             )
         return tok.value
 
@@ -481,17 +588,22 @@ class _Parser:
         example = f"{op} ('a', 'b')"
         tok = self.take()
         if tok is None or tok.kind is not Tok.LPAREN:
-            raise self.fail(f"{op} takes a parenthesised list like {example}, found {self.found(tok)}.")
+            raise self.fail(
+                f"{op} takes a parenthesised list like {example}, found {self.found(tok)}.", self.at(tok)
+            )
         values: list[str] = []
         while True:
             tok = self.take()
             if tok is None or tok.kind not in _QUOTED_VALUE:
                 raise self.fail(
-                    f"{op} takes a non-empty list of quoted strings like {example}, found {self.found(tok)}."
+                    f"{op} takes a non-empty list of quoted strings like {example}, found {self.found(tok)}.",
+                    self.at(tok),
                 )
             values.append(tok.value)
             tok = self.take()
             if tok is not None and tok.kind is Tok.RPAREN:
                 return tuple(values)
             if tok is None or tok.kind is not Tok.COMMA:
-                raise self.fail(f"expected ',' or ')' in the {op} list, found {self.found(tok)}.")
+                raise self.fail(
+                    f"expected ',' or ')' in the {op} list, found {self.found(tok)}.", self.at(tok)
+                )

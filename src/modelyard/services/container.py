@@ -10,6 +10,8 @@ from modelyard.services.deployments import DeploymentService, QuotaService
 from modelyard.services.identity import IdentityService
 from modelyard.services.registry import RegistryService
 from modelyard.services.tracking import (
+    ChartService,
+    ColumnService,
     ExperimentService,
     LoggedModelService,
     RunTableService,
@@ -34,6 +36,8 @@ class Services:
     tracking: TrackingService
     logged_models: LoggedModelService
     run_table: RunTableService
+    charts: ChartService
+    columns: ColumnService
     registry: RegistryService
     deployments: DeploymentService
     quotas: QuotaService
@@ -85,6 +89,8 @@ def build_services(settings: Settings) -> Services:
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
         run_table=RunTableService(db, experiments),
+        charts=ChartService(db),
+        columns=ColumnService(db, experiments),
         registry=RegistryService(db),
         deployments=DeploymentService(db, artifact_service),
         quotas=QuotaService(db),

@@ -277,6 +277,20 @@ class LatestMetricRow(Base):
     __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value", "run_uuid"),)
 
 
+class ExperimentKeyRow(Base):
+    """A param, metric or tag key that a run of the experiment has used, for the UI's column chooser and
+    filter autocomplete (listing them from ``params`` and ``latest_metrics`` would read every row of the
+    experiment). Filled by database triggers on ``params``, ``latest_metrics`` and ``tags`` (migration
+    0008), so every writer keeps it whole; a key stays after the runs that used it are deleted."""
+
+    __tablename__ = "experiment_keys"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # param, metric or tag
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+
+
 class DatasetRow(Base):
     """A dataset version: a name and a content digest within an experiment."""
 

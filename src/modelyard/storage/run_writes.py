@@ -1,6 +1,10 @@
 """The hot paths of run tracking (create, log-batch, update), written as driver-level SQL
 (``storage.driver_sql``): a run's create + log-batch + update is ~10 statements, and SQLAlchemy's
 per-statement cost would exceed SQLite's. Everything else goes through the ORM.
+
+Params, tags and latest metrics are written in key order: a new key also goes into the experiment's
+key list (``experiment_keys``, by trigger), and on PostgreSQL two runs of one experiment adding the
+same new keys at once in opposite orders would each wait on the other's uncommitted key (a deadlock).
 """
 
 from __future__ import annotations
@@ -117,7 +121,7 @@ def upsert_tags(session: Session, run_id: str, tags: dict[str, str]) -> None:
             session,
             "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-            [(run_id, k, v) for k, v in tags.items()],
+            [(run_id, k, v) for k, v in sorted(tags.items())],
         )
 
 
@@ -137,7 +141,7 @@ def insert_params(session: Session, run_id: str, params: dict[str, str]) -> None
         _exec(
             session,
             "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [(run_id, k, v) for k, v in params.items()],
+            [(run_id, k, v) for k, v in sorted(params.items())],
         )
 
 
@@ -162,4 +166,4 @@ def insert_metrics(session: Session, run_id: str, metrics: Sequence[Metric]) -> 
     if not latest:
         return
     metric_chunks.insert_points(session, run_id, metrics)
-    _exec(session, _LATEST_UPSERT, [(run_id, k, v, t, s, n) for k, (s, t, v, n) in latest.items()])
+    _exec(session, _LATEST_UPSERT, [(run_id, k, v, t, s, n) for k, (s, t, v, n) in sorted(latest.items())])

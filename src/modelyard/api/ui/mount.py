@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.ui import experiments, login, placeholders, runs_table
+from modelyard.api.ui import data, experiments, login, placeholders, runs_table
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
 from modelyard.api.ui.static import CachedStatic
 from modelyard.api.ui.templating import Templates
 
-ROUTERS = (login.router, experiments.router, runs_table.router, placeholders.router)
+ROUTERS = (login.router, experiments.router, runs_table.router, data.router, placeholders.router)
 
 
 def mount_ui(app: FastAPI, *, auth: bool) -> ErrorPages:
