@@ -48,15 +48,7 @@ SPECS = [_spec(i) for i in range(N)]
 @pytest.fixture
 def table(services: Services, admin: Principal) -> tuple[str, dict[str, str]]:
     eid = services.experiments.create_experiment(admin, name="table")
-    specs = [s for s in SPECS]
-    # the parent names in the specs name runs made before them (r02 before r05, ...)
-    fixed = []
-    for s in specs:
-        if s.parent is not None:
-            parent_index = int(s.parent[1:])
-            s = Spec(**{**s.__dict__, "parent": SPECS[parent_index].name})
-        fixed.append(s)
-    return eid, make_runs(services, admin, eid, fixed)
+    return eid, make_runs(services, admin, eid, _fixed_specs())
 
 
 def _value(spec: Spec, column: Column, run_id: str) -> tuple[int, Any]:
@@ -88,7 +80,9 @@ def _value(spec: Spec, column: Column, run_id: str) -> tuple[int, Any]:
     raise AssertionError(key)
 
 
-def _expected(ids: dict[str, str], sort: Sort, open_names: set[str], shown: Callable[[Spec], bool]) -> list[str]:
+def _expected(
+    ids: dict[str, str], sort: Sort, open_names: set[str], shown: Callable[[Spec], bool]
+) -> list[str]:
     """The table's rows in display order: each level sorted, an open run's children after it."""
     by_name = {s.name: s for s in _fixed_specs()}
     visible = {name for name, s in by_name.items() if shown(s)}
@@ -133,6 +127,9 @@ class _Neg:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Neg) and self.value == other.value
 
+    def __hash__(self) -> int:
+        return hash(self.value)
+
 
 def _neg(value: Any) -> Any:
     if value is None:
@@ -141,12 +138,11 @@ def _neg(value: Any) -> Any:
 
 
 def _fixed_specs() -> list[Spec]:
-    out = []
-    for s in SPECS:
-        if s.parent is not None:
-            s = Spec(**{**s.__dict__, "parent": SPECS[int(s.parent[1:])].name})
-        out.append(s)
-    return out
+    """The specs with each parent named as made (r10 is R10); parents come before their children."""
+    return [
+        s if s.parent is None else Spec(**{**s.__dict__, "parent": SPECS[int(s.parent[1:])].name})
+        for s in SPECS
+    ]
 
 
 SORTS = [
@@ -173,7 +169,9 @@ def _read_forward(services: Services, admin: Principal, query: TableQuery, page:
     return got
 
 
-def _read_backward(services: Services, admin: Principal, query: TableQuery, last: str, page: int) -> list[str]:
+def _read_backward(
+    services: Services, admin: Principal, query: TableQuery, last: str, page: int
+) -> list[str]:
     got = [last]
     while True:
         window = services.run_table.window(admin, query, before=got[0], limit=page)
@@ -213,7 +211,9 @@ def test_a_filter_applies_to_every_level_and_a_child_whose_parent_fails_it_is_to
     names = {v: k for k, v in ids.items()}
     sort = Sort(parse_column("name"), True)
     open_names = {"r02", "r05", "R10"}
-    query = TableQuery((eid,), filter="params.p = 'v1'", sort=sort, open=frozenset(ids[n] for n in open_names))
+    query = TableQuery(
+        (eid,), filter="params.p = 'v1'", sort=sort, open=frozenset(ids[n] for n in open_names)
+    )
     got = [names[r] for r in _read_forward(services, admin, query, page=4)]
     expected = _expected(ids, sort, open_names, lambda s: s.params.get("p") == "v1")
     assert got == expected
@@ -229,7 +229,9 @@ def test_a_filter_applies_to_every_level_and_a_child_whose_parent_fails_it_is_to
     }
 
 
-def test_children_counts_and_depth(services: Services, admin: Principal, table: tuple[str, dict[str, str]]) -> None:
+def test_children_counts_and_depth(
+    services: Services, admin: Principal, table: tuple[str, dict[str, str]]
+) -> None:
     eid, ids = table
     names = {v: k for k, v in ids.items()}
     query = TableQuery(
@@ -263,7 +265,9 @@ def test_count_is_exact_or_a_labelled_estimate(
     eid, _ = table
     query = TableQuery((eid,), filter="metrics.m >= 2")
     exact = services.run_table.count(admin, query)
-    expected = sum(1 for s in SPECS if "m" in s.metrics and not math.isnan(s.metrics["m"]) and s.metrics["m"] >= 2)
+    expected = sum(
+        1 for s in SPECS if "m" in s.metrics and not math.isnan(s.metrics["m"]) and s.metrics["m"] >= 2
+    )
     assert (exact.matching, exact.total, exact.exact) == (expected, N, True)
     monkeypatch.setattr(service_module, "EXACT_COUNT_LIMIT", 10)
     monkeypatch.setattr(service_module, "COUNT_SAMPLE", 20)

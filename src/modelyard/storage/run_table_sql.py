@@ -18,8 +18,6 @@ written for the ``runs`` table; ``ClauseAdapter`` rewrites it for an alias of it
 from __future__ import annotations
 
 import math
-import sys
-from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -447,57 +445,4 @@ def cells(session: Session, run_ids: Sequence[str], columns: Sequence[Column]) -
             metrics={k: float(v) for k, v in found[ColumnKind.METRIC].get(rid, {}).items()},
             tags=found[ColumnKind.TAG].get(rid, {}),
         )
-    return out
-
-
-def extremes(
-    session: Session, run_ids: Sequence[str], keys: Sequence[str]
-) -> dict[tuple[str, str], tuple[float | None, float | None]]:
-    """The finite minimum and maximum of each (run, metric) history (None when it has no finite
-    value), read from the metric chunks' packed values."""
-    if not run_ids or not keys:
-        return {}
-    ids, wanted = tuple(run_ids), tuple(sorted(set(keys)))
-    rows = driver_sql.execute(
-        session,
-        f'SELECT run_uuid, key, "values" FROM metric_chunks WHERE run_uuid IN ({_marks(len(ids))}) '
-        f"AND key IN ({_marks(len(wanted))})",
-        ids + wanted,
-    )
-    low: dict[tuple[str, str], float] = {}
-    high: dict[tuple[str, str], float] = {}
-    for rid, key, raw in rows:
-        values = array("d")
-        values.frombytes(bytes(raw))
-        if sys.byteorder != "little":
-            values.byteswap()
-        finite = [v for v in values if math.isfinite(v)]
-        if finite:
-            pair = (rid, key)
-            low[pair] = min(finite + ([low[pair]] if pair in low else []))
-            high[pair] = max(finite + ([high[pair]] if pair in high else []))
-    return {(r, k): (low.get((r, k)), high.get((r, k))) for r in ids for k in wanted}
-
-
-def sample_keys(session: Session, scope: TableScope, *, runs: int = 200) -> dict[str, list[str]]:
-    """The param, metric and tag keys of the newest ``runs`` runs of the table's experiments."""
-    ids = list(
-        session.scalars(
-            select(RunRow.run_uuid)
-            .where(*_in_scope(RUNS, scope))
-            .order_by(RunRow.start_time.desc())
-            .limit(runs)
-        )
-    )
-    out: dict[str, list[str]] = {}
-    for kind, table in (("param", "params"), ("metric", "latest_metrics"), ("tag", "tags")):
-        found: set[str] = set()
-        if ids:
-            rows = driver_sql.execute(
-                session,
-                f"SELECT DISTINCT key FROM {table} WHERE run_uuid IN ({_marks(len(ids))})",
-                tuple(ids),
-            )
-            found = {str(k) for (k,) in rows}
-        out[kind] = sorted(found)
     return out

@@ -37,9 +37,9 @@ from modelyard.api.ui.runs_table_view import (
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.identity import Principal
 from modelyard.domain.run_table import ATTRIBUTES, KIND_LABELS, NAME, Column, ColumnKind
-from modelyard.domain.search import parse_filter
 from modelyard.domain.tracking import Experiment, LifecycleStage
-from modelyard.services.tracking.run_table import RunCount, RunKeys, Window
+from modelyard.services.tracking.columns import ColumnService, RunColumns
+from modelyard.services.tracking.run_table import RunCount, Window
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,22 +61,40 @@ def count_text(count: RunCount) -> str:
 
 
 def _filter_error(text: str) -> dict[str, Any] | None:
-    """The filter's refusal, and where it points (the bad token, or the clause around it)."""
-    try:
-        parse_filter(text)
-    except InvalidParameter as exc:
-        start, end = getattr(exc, "start", None), getattr(exc, "end", None)
-        found: dict[str, Any] = {"message": exc.message, "start": start, "end": end}
-        if isinstance(start, int) and isinstance(end, int):
-            if end <= start:  # the text ended too early: point at the end
-                found.update(before=text, bad="", after="")
-            else:
-                found.update(before=text[:start], bad=text[start:end], after=text[end:])
-        return found
-    return None
+    """The filter's refusal and where it points: the clause that holds the mistake, split around
+    the offending token (an empty token at the end when the text ended too early)."""
+    error = ColumnService.check_filter(text).error
+    if error is None:
+        return None
+    start, end = error.start, max(error.end, error.start)
+    low, high = min(error.clause_start, start), max(error.clause_end, end)
+    return {
+        "message": error.message,
+        "start": start,
+        "end": end,
+        "clause": error.clause,
+        "before": text[:low],
+        "clause_before": text[low:start],
+        "bad": text[start:end],
+        "clause_after": text[end:high],
+        "after": text[high:],
+    }
 
 
-def _columns(keys: RunKeys) -> dict[str, list[Column]]:
+def _extremes(
+    request: Request, user: Principal, state: TableState, window: Window
+) -> dict[tuple[str, str], Any]:
+    """(run, metric) -> (min, max) over its history, for the min and max columns on screen."""
+    ranged = (ColumnKind.METRIC_MIN, ColumnKind.METRIC_MAX)
+    keys = sorted({c.key for c in state.columns or () if c.kind in ranged})
+    ids = [r.run.run_id for r in window.rows]
+    if not keys or not ids:
+        return {}
+    found = services(request).charts.summaries(user, ids, keys)
+    return {(m.run_id, m.key): (m.min, m.max) for m in found}
+
+
+def _columns(keys: RunColumns) -> dict[str, list[Column]]:
     """What the column chooser offers."""
     return {
         "Attributes": [Column(ColumnKind.ATTRIBUTE, a) for a in ATTRIBUTES if a != NAME.key],
@@ -94,7 +112,7 @@ def _context(request: Request, user: Principal, state: TableState) -> dict[str, 
     """Everything the table's region shows."""
     svc = services(request).run_table
     found: list[Experiment] = svc.experiments_of(user, state.experiment_ids)
-    keys = svc.keys(user, state.experiment_ids)
+    keys = services(request).columns.run_columns(user, state.experiment_ids)
     state = state.with_defaults(keys.params, keys.metrics)
     error = _filter_error(state.filter) if state.filter else None
     window = Window([], False, False)
@@ -121,6 +139,7 @@ def _context(request: Request, user: Principal, state: TableState) -> dict[str, 
         "max_rows": MAX_ROWS,
         "page_rows": PAGE_ROWS,
         "cell": cell,
+        "extremes": _extremes(request, user, state, window),
         "selected": frozenset(state.selected),
         "here": state.url(),
         "name_column": NAME,
@@ -177,13 +196,15 @@ def rows_fragment(request: Request, user: Principal = Depends(page_user)) -> Res
     if (after is None) == (before is None):
         raise InvalidParameter("Give one of the parameters 'after' and 'before' (a run id).")
     svc = services(request).run_table
+    state = state.with_defaults([], [])
     found = svc.window(user, state.query(), after=after, before=before, limit=PAGE_ROWS)
     more = found.more_after if after else found.more_before
     context = {
-        "state": state.with_defaults([], []),
+        "state": state,
         "window": found,
         "names": {e.experiment_id: e.name for e in svc.experiments_of(user, state.experiment_ids)},
         "cell": cell,
+        "extremes": _extremes(request, user, state, found),
         "selected": frozenset(),
     }
     headers = {"X-Runs-More": "1" if more else "0"}

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.identity import Principal
-from modelyard.domain.run_table import DEFAULT_SORT, Column, ColumnKind, Sort
+from modelyard.domain.run_table import DEFAULT_SORT, Column, Sort
 from modelyard.domain.search import parse_filter
 from modelyard.domain.tracking import Experiment, LifecycleStage
 from modelyard.services.tracking.experiments import ExperimentService
@@ -66,17 +66,6 @@ class Window:
     more_after: bool
     # the start run was not in the table (gone, or never in these experiments): read from the top
     start_missing: bool = False
-    # (run, metric) -> finite (min, max) of its history, for the min and max columns
-    extremes: dict[tuple[str, str], tuple[float | None, float | None]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RunKeys:
-    """The keys the table's columns and filter can name."""
-
-    params: list[str]
-    metrics: list[str]
-    tags: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +228,7 @@ class RunTableService:
             else:
                 found = walk.forward([], limit + 1)
                 rows, more_before, more_after = found[:limit], False, len(found) > limit
-            table_rows = self._rows(reader, rows, query)
-            ranged = [
-                c.key for c in query.columns if c.kind in (ColumnKind.METRIC_MIN, ColumnKind.METRIC_MAX)
-            ]
-            extremes = sql.extremes(s, [r.run.run_id for r in table_rows], ranged) if ranged else {}
-            return Window(table_rows, more_before, more_after, missing, extremes)
+            return Window(self._rows(reader, rows, query), more_before, more_after, missing)
 
     def _rows(
         self, reader: RunTableReader, rows: list[tuple[Position, int]], query: TableQuery
@@ -257,14 +241,6 @@ class RunTableService:
             for p, depth in rows
             if p.run_id in found
         ]
-
-    def keys(self, actor: Principal, experiment_ids: Sequence[str]) -> RunKeys:
-        """The param, metric and tag keys of the experiments' newest runs."""
-        experiments = self.experiments_of(actor, experiment_ids)
-        scope = TableScope(tuple(int(e.experiment_id) for e in experiments), ("active", "deleted"))
-        with self.db.read() as s:
-            found = sql.sample_keys(s, scope)
-        return RunKeys(found["param"], found["metric"], found["tag"])
 
     def count(self, actor: Principal, query: TableQuery, *, exact: bool = False) -> RunCount:
         """How many runs of the experiments match the filter (every level)."""
