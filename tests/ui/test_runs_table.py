@@ -27,18 +27,20 @@ ROWS = "/ui/fragments/runs-table/rows"
 
 def run_ids(page: str) -> list[str]:
     """The runs of a page's table (or of a rows fragment), top to bottom."""
-    body = page.split("<tbody data-runs-body>")[1].split("</tbody>")[0] if "<tbody" in page else page
+    body = (
+        page.split("<tbody data-runs-body>")[1].split("</tbody>", maxsplit=1)[0] if "<tbody" in page else page
+    )
     return re.findall(r'<tr data-run-id="([^"]+)"', body)
 
 
 def headers(page: str) -> list[str]:
-    head = page.split("<thead>")[1].split("</thead>")[0]
+    head = page.split("<thead>")[1].split("</thead>", maxsplit=1)[0]
     cells = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', head, re.S)
     return [" ".join(html.unescape(re.sub(r"<[^>]+>|[▲▼]", " ", c)).split()) for c in cells][1:]
 
 
 def row_html(page: str, run_id: str) -> str:
-    return page.split(f'<tr data-run-id="{run_id}"')[1].split("</tr>")[0]
+    return page.split(f'<tr data-run-id="{run_id}"')[1].split("</tr>", maxsplit=1)[0]
 
 
 def row_cells(page: str, run_id: str) -> list[str]:
@@ -48,7 +50,7 @@ def row_cells(page: str, run_id: str) -> list[str]:
 
 
 def aria_sort(page: str) -> dict[str, str]:
-    head = page.split("<thead>")[1].split("</thead>")[0]
+    head = page.split("<thead>")[1].split("</thead>", maxsplit=1)[0]
     found = re.findall(r'<th scope="col" aria-sort="(\w+)"[^>]*>(.*?)</th>', head, re.S)
     return {" ".join(re.sub(r"<[^>]+>|[▲▼]", " ", label).split()): sort for sort, label in found}
 
@@ -188,7 +190,7 @@ def test_sort_by_any_column_both_ways_puts_missing_values_last(
     page = admin_ui.get(f"/experiments/{eid}?sort=metric:m&dir=asc&cols=metric:m").text
     assert aria_sort(page) == {"Name": "none", "metric m": "ascending"}
     # the header's button sorts the other way; another column starts high to low for numbers
-    assert 'hx-get="/experiments/{}?sort=metric%3Am&amp;dir=desc&amp;cols=metric%3Am"'.format(eid) in page
+    assert f'hx-get="/experiments/{eid}?sort=metric%3Am&amp;dir=desc&amp;cols=metric%3Am"' in page
     assert f'hx-get="/experiments/{eid}?sort=name&amp;dir=asc&amp;cols=metric%3Am"' in page
 
 
