@@ -405,7 +405,7 @@
   }
 
   function init(region) {
-    if (!region || region.getAttribute("data-ready")) { return; }
+    if (!region || region.hasAttribute("data-ready")) { return; }
     region.setAttribute("data-ready", "");
     wireFilter(region);
     wireChooser(region);
