@@ -271,13 +271,16 @@ def test_count_is_exact_or_a_labelled_estimate(
     assert (exact.matching, exact.total, exact.exact) == (expected, N, True)
     monkeypatch.setattr(service_module, "EXACT_COUNT_LIMIT", 10)
     monkeypatch.setattr(service_module, "COUNT_SAMPLE", 20)
-    monkeypatch.setattr(service_module.sql, "DRIVE_LIMIT", 5)  # the filter no longer drives the count
+    monkeypatch.setattr(service_module, "COUNT_DRIVE_LIMIT", 5)  # the filter no longer drives the count
     estimate = services.run_table.count(admin, query)
     assert not estimate.exact
     assert 0 < estimate.sampled < N
     assert estimate.total == N
     asked = services.run_table.count(admin, query, exact=True)
     assert (asked.matching, asked.exact) == (expected, True)
+    # a filter on the runs' own fields is counted exactly whatever the number of runs
+    on_names = services.run_table.count(admin, TableQuery((eid,), filter="run_name LIKE 'r%'"))
+    assert (on_names.matching, on_names.exact) == (sum(1 for s in SPECS if s.name.startswith("r")), True)
 
 
 def test_a_selective_filter_drives_the_read_and_agrees_with_the_walk(

@@ -212,6 +212,13 @@ class RunRow(Base):
 
     __table_args__ = (
         Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+        # the runs table's sorts (migration 0010): each walks one of these in order and stops after a page
+        *(
+            Index(
+                f"ix_runs_experiment_stage_{column}", "experiment_id", "lifecycle_stage", column, "run_uuid"
+            )
+            for column in ("name", "status", "user_id", "end_time")
+        ),
     )
 
 

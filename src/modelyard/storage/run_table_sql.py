@@ -131,10 +131,13 @@ def _in_scope(table: Any, scope: TableScope, *, by_experiment: bool = True) -> l
 class RunTableReader:
     """The table's reads in one session: the filter is compiled, and its driving runs found, once."""
 
-    def __init__(self, session: Session, scope: TableScope, sort: Sort) -> None:
+    def __init__(
+        self, session: Session, scope: TableScope, sort: Sort, *, drive_limit: int | None = None
+    ) -> None:
         self.session = session
         self.scope = scope
         self.sort = sort
+        self.drive_limit = DRIVE_LIMIT if drive_limit is None else drive_limit
         self.dialect = session.get_bind().dialect.name
         self.matches = _filter(self.dialect, scope.filters)
         self._driven: tuple[str, ...] | None = None
@@ -142,14 +145,14 @@ class RunTableReader:
 
     # -- the filter's pieces
     def driven(self) -> tuple[str, ...] | None:
-        """The runs the most selective indexed clause picks, when they are few (``DRIVE_LIMIT``)."""
+        """The runs the most selective indexed clause picks, when they are few (``drive_limit``)."""
         if not self._drive_checked:
             self._drive_checked = True
             for clause in self.scope.filters:
                 found = _driver(clause)
                 if isinstance(found, Select):
-                    found = tuple(self.session.scalars(found.limit(DRIVE_LIMIT + 1)))
-                fewer = found is not None and len(found) <= DRIVE_LIMIT
+                    found = tuple(self.session.scalars(found.limit(self.drive_limit + 1)))
+                fewer = found is not None and len(found) <= self.drive_limit
                 if fewer and (self._driven is None or len(found) < len(self._driven)):  # type: ignore[arg-type]
                     self._driven = tuple(dict.fromkeys(found))  # type: ignore[arg-type]
         return self._driven
@@ -323,6 +326,22 @@ class RunTableReader:
             .group_by(RunRow.parent_run_id)
         )
         return {str(parent): int(n) for parent, n in self.session.execute(stmt)}
+
+
+def stage_counts(session: Session, experiment_ids: Sequence[int]) -> dict[str, int]:
+    """The experiments' runs by lifecycle stage (one read of the (experiment, stage) index)."""
+    stmt = (
+        select(RunRow.lifecycle_stage, func.count())
+        .where(RunRow.experiment_id.in_(list(experiment_ids)))
+        .group_by(RunRow.lifecycle_stage)
+    )
+    return {str(stage): int(n) for stage, n in session.execute(stmt)}
+
+
+def cheap_to_count(filters: Sequence[Comparison]) -> bool:
+    """Whether the filter reads only the runs' own row (attributes but run ids), so counting every
+    run costs one pass over the runs table and no probe of another table."""
+    return all(c.entity is Entity.ATTRIBUTE for c in filters)
 
 
 # ---- sort tiers -------------------------------------------------------------------------------------
