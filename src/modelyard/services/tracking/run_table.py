@@ -38,9 +38,9 @@ MAX_WINDOW = 200
 MAX_DEPTH = 32
 EXACT_COUNT_LIMIT = 20_000
 COUNT_SAMPLE = 10_000
-# a count reads the runs an indexed clause picks when there are at most this many (more than a page
-# reads: each costs a probe or two, ~20,000 of them about a tenth of a second)
-COUNT_DRIVE_LIMIT = 20_000
+# a count reads the runs an indexed clause picks when there are at most this many (as many as a
+# sample: each costs a probe or two)
+COUNT_DRIVE_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
