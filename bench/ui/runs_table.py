@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,13 +189,17 @@ def rows_in(html: str) -> int:
 
 
 def measure_modelyard(
-    client: httpx.Client, eid: str, after: list[str], repeat: int, warmup: int
-) -> list[Timing]:
-    out = []
+    client: httpx.Client,
+    eid: str,
+    after: list[str],
+    repeat: int,
+    warmup: int,
+    report: Callable[[Timing], None],
+) -> None:
     for view in VIEWS:
         p50, p95, answer = timed(client, "GET", f"/experiments/{eid}", repeat, warmup, params=view.query())
         count = re.search(r"data-runs-count[^>]*>([^<]*)<", answer.text)
-        out.append(Timing("modelyard", "page", view.name, p50, p95, len(answer.content) / 1024,
+        report(Timing("modelyard", "page", view.name, p50, p95, len(answer.content) / 1024,
                           f"{rows_in(answer.text)} rows; {count.group(1) if count else ''}"))  # fmt: skip
         rows_url = re.search(r'data-rows-url="([^"]+)"', answer.text)
         assert rows_url is not None
@@ -209,7 +215,7 @@ def measure_modelyard(
                 times.append((time.perf_counter() - t0) * 1000)
                 shown += rows_in(got.text)
         times.sort()
-        out.append(Timing("modelyard", "rows after a random run", view.name, statistics.median(times),
+        report(Timing("modelyard", "rows after a random run", view.name, statistics.median(times),
                           times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], len(got.content) / 1024,
                           f"{shown / repeat:.0f} rows on average"))  # fmt: skip
         if view.params.get("filter"):
@@ -217,7 +223,7 @@ def measure_modelyard(
             if count_url:
                 p50, p95, got = timed(client, "GET", count_url.group(1).replace("&amp;", "&"), repeat, warmup)
                 text = re.sub(r"<[^>]+>", " ", got.text).split("Count exactly")[0]
-                out.append(
+                report(
                     Timing(
                         "modelyard",
                         "count",
@@ -228,7 +234,6 @@ def measure_modelyard(
                         " ".join(text.split()),
                     )
                 )
-    return out
 
 
 # ---- mlflow ------------------------------------------------------------------------------------------
@@ -275,33 +280,55 @@ def mlflow_store(mlflow_dir: Path, source: Path, experiment_id: str) -> Path:
     return db_path
 
 
-def measure_mlflow(client: httpx.Client, eid: str, repeat: int, warmup: int) -> list[Timing]:
-    out = []
-    for view in VIEWS:
-        if view.mlflow_order is None:
-            continue
-        body = {
-            "experiment_ids": [eid],
-            "filter": view.mlflow_filter,
-            "max_results": 100,
-            "order_by": [view.mlflow_order],
-        }
-        p50, p95, answer = timed(
-            client, "POST", "/ajax-api/2.0/mlflow/runs/search", repeat, warmup, json=body
-        )
-        runs = answer.json().get("runs", [])
-        out.append(
-            Timing(
-                "mlflow",
-                "runs/search (100)",
-                view.name,
-                p50,
-                p95,
-                len(answer.content) / 1024,
-                f"{len(runs)} runs",
+def measure_mlflow(
+    start: Callable[[], Server],
+    eid: str,
+    repeat: int,
+    warmup: int,
+    limit: float,
+    report: Callable[[Timing], None],
+) -> None:
+    """Each view's search, ``repeat`` times; one that takes longer than ``limit`` seconds is recorded
+    as such, once, and the server restarted (its worker would still be busy with it)."""
+    server = start()
+    try:
+        for view in VIEWS:
+            if view.mlflow_order is None:
+                continue
+            body = {
+                "experiment_ids": [eid],
+                "filter": view.mlflow_filter,
+                "max_results": 100,
+                "order_by": [view.mlflow_order],
+            }
+            try:
+                with httpx.Client(base_url=server.url, timeout=limit) as client:
+                    p50, p95, answer = timed(
+                        client, "POST", "/ajax-api/2.0/mlflow/runs/search", repeat, warmup, json=body
+                    )
+            except httpx.TimeoutException:
+                report(
+                    Timing(
+                        "mlflow", "runs/search (100)", view.name, math.inf, math.inf, 0, f"over {limit:.0f} s"
+                    )
+                )
+                server.stop()
+                server = start()
+                continue
+            runs = answer.json().get("runs", [])
+            report(
+                Timing(
+                    "mlflow",
+                    "runs/search (100)",
+                    view.name,
+                    p50,
+                    p95,
+                    len(answer.content) / 1024,
+                    f"{len(runs)} runs",
+                )
             )
-        )
-    return out
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -314,6 +341,11 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--mlflow-repeat", type=int, default=5, help="its searches take seconds to minutes here")
+    p.add_argument("--mlflow-warmup", type=int, default=1)
+    p.add_argument(
+        "--mlflow-limit", type=float, default=300, help="seconds a search may take before it is cut"
+    )
     p.add_argument("--mlflow-bin", default=str(Path(sys.executable).parent / "mlflow"))
     p.add_argument("--mlflow-workers", type=int, default=None)
     p.add_argument("--json-out", type=Path, default=None)
@@ -327,6 +359,23 @@ def main() -> None:
     print(f"experiment {eid}: {size:,} runs")
     servers = set(args.servers.split(","))
     results: list[Timing] = []
+    out = args.json_out or ROOT / "bench" / "results" / f"runs-table-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def report(timing: Timing) -> None:
+        """Print a result as it comes, and keep the JSON up to date (a long run can be stopped)."""
+        if not results:
+            print(f"\n{'server':<10} {'what':<24} {'view':<36} {'p50 ms':>8} {'p95 ms':>8} {'KB':>7}  check")
+        results.append(timing)
+        t = timing
+        print(
+            f"{t.server:<10} {t.what:<24} {t.view:<36} {t.p50_ms:>8.1f} {t.p95_ms:>8.1f} {t.kb:>7.1f}  {t.check}",
+            flush=True,
+        )
+        out.write_text(
+            json.dumps({"experiment": eid, "runs": size, "results": [r.__dict__ for r in results]}, indent=2)
+        )
+
     logs = args.data_dir / "bench-logs"
     logs.mkdir(exist_ok=True)
     if "modelyard" in servers:
@@ -340,30 +389,20 @@ def main() -> None:
         try:
             with httpx.Client(base_url=server.url, timeout=120) as client:
                 login(client, token)
-                results += measure_modelyard(client, eid, after, args.repeat, args.warmup)
+                measure_modelyard(client, eid, after, args.repeat, args.warmup, report)
         finally:
             server.stop()
     if "mlflow" in servers:
         mlflow_dir = args.data_dir / "mlflow-table"
         mlflow_store(mlflow_dir, Path(settings.database_url.removeprefix("sqlite:///")), eid)
         ns = argparse.Namespace(mlflow_bin=args.mlflow_bin, mlflow_workers=args.mlflow_workers)
-        server = mlflow_server(mlflow_dir, ns)
-        print(f"mlflow server ready in {server.start(300):.1f} s")
-        try:
-            with httpx.Client(base_url=server.url, timeout=600) as client:
-                results += measure_mlflow(client, eid, args.repeat, args.warmup)
-        finally:
-            server.stop()
-    print(f"\n{'server':<10} {'what':<24} {'view':<36} {'p50 ms':>8} {'p95 ms':>8} {'KB':>7}  check")
-    for r in results:
-        print(
-            f"{r.server:<10} {r.what:<24} {r.view:<36} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.kb:>7.1f}  {r.check}"
-        )
-    out = args.json_out or ROOT / "bench" / "results" / f"runs-table-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"experiment": eid, "runs": size, "results": [r.__dict__ for r in results]}, indent=2)
-    )
+
+        def start() -> Server:
+            server = mlflow_server(mlflow_dir, ns)
+            print(f"mlflow server ready in {server.start(300):.1f} s")
+            return server
+
+        measure_mlflow(start, eid, args.mlflow_repeat, args.mlflow_warmup, args.mlflow_limit, report)
     print(f"\n{out}")
 
 
