@@ -404,6 +404,16 @@
     }
   }
 
+  /* the table is busy while htmx loads another view of it (the swap replaces the region) */
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "runs-region") { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "runs-region" && target.isConnected) { target.removeAttribute("aria-busy"); }
+  });
+
   function init(region) {
     if (!region || region.hasAttribute("data-ready")) { return; }
     region.setAttribute("data-ready", "");
