@@ -95,7 +95,7 @@ def test_keyboard_only_from_search_to_an_experiment(page: Any, services: Service
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/experiments/{eid}")
     assert page.locator("[data-experiment-name]").inner_text() == "by-keyboard"
-    assert page.locator("[data-runs-placeholder]").is_visible()
+    assert page.locator("[data-runs-region]").is_visible()  # its runs table
     check_axe(page)
     screenshot(page, "experiment")
 

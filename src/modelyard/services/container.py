@@ -15,6 +15,7 @@ from modelyard.services.tracking import (
     DatasetService,
     ExperimentService,
     LoggedModelService,
+    RunTableService,
     TrackingService,
 )
 from modelyard.services.tracking.compare import CompareService
@@ -37,6 +38,7 @@ class Services:
     experiments: ExperimentService
     tracking: TrackingService
     logged_models: LoggedModelService
+    run_table: RunTableService
     charts: ChartService
     columns: ColumnService
     datasets: DatasetService
@@ -92,6 +94,7 @@ def build_services(settings: Settings) -> Services:
         experiments=experiments,
         tracking=TrackingService(db),
         logged_models=LoggedModelService(db),
+        run_table=RunTableService(db, experiments),
         charts=ChartService(db),
         columns=ColumnService(db, experiments),
         datasets=DatasetService(db),

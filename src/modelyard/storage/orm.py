@@ -212,6 +212,13 @@ class RunRow(Base):
 
     __table_args__ = (
         Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+        # the runs table's sorts (migration 0010): each walks one of these in order and stops after a page
+        *(
+            Index(
+                f"ix_runs_experiment_stage_{column}", "experiment_id", "lifecycle_stage", column, "run_uuid"
+            )
+            for column in ("name", "status", "user_id", "end_time")
+        ),
     )
 
 
@@ -220,7 +227,12 @@ class ParamRow(Base):
     run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    __table_args__ = (Index("ix_params_key_run", "key", "run_uuid"),)
+    __table_args__ = (
+        Index("ix_params_key_run", "key", "run_uuid"),
+        # the runs table's sort by a param (migration 0010); empty on PostgreSQL, whose B-tree entries
+        # cannot hold a 6,000-character value
+        Index("ix_params_key_value", "key", "value", "run_uuid", postgresql_where=text("false")),
+    )
 
 
 class TagRow(Base):
@@ -228,7 +240,10 @@ class TagRow(Base):
     run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    __table_args__ = (Index("ix_tags_key_run", "key", "run_uuid"),)
+    __table_args__ = (
+        Index("ix_tags_key_run", "key", "run_uuid"),
+        Index("ix_tags_key_value", "key", "value", "run_uuid", postgresql_where=text("false")),  # as params'
+    )
 
 
 class MetricChunkRow(Base):

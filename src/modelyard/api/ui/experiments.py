@@ -210,14 +210,11 @@ async def create(request: Request, user: Principal = Depends(page_user)) -> Resp
     return _redirect(request, _back(form, "created", eid))
 
 
-@router.get("/experiments/{experiment_id}")
-def experiment(request: Request, experiment_id: str, user: Principal = Depends(page_user)) -> Response:
-    return _render_experiment(request, user, experiment_id)
-
-
-def _render_experiment(
+def render_experiment(
     request: Request, user: Principal, experiment_id: str, *, status_code: int = 200, **extra: Any
 ) -> Response:
+    """One experiment's page: its facts and forms, and (from ``extra``) its runs table, whose route
+    is ``runs_table.experiment_page``."""
     svc = services(request)
     found = svc.experiments.get_experiment(user, experiment_id)
     context = {
@@ -230,7 +227,7 @@ def _render_experiment(
         **extra,
     }
     return templates(request).render(
-        request, "experiments/page.html", context, section="experiments", status_code=status_code
+        request, "runs_table/experiment.html", context, section="experiments", status_code=status_code
     )
 
 
@@ -260,7 +257,7 @@ async def rename(request: Request, experiment_id: str, user: Principal = Depends
             context = {"experiment": found, "rename": rename_state, "back": _text(form, "back")}
             return templates(request).render(request, "experiments/_rename.html", context, status_code=400)
         return await run_in_threadpool(
-            _render_experiment, request, user, experiment_id, status_code=400, rename=rename_state
+            render_experiment, request, user, experiment_id, status_code=400, rename=rename_state
         )
     return _redirect(request, _back(form, "renamed", experiment_id))
 

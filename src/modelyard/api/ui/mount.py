@@ -14,6 +14,7 @@ from modelyard.api.ui import (
     models,
     placeholders,
     run_page,
+    runs_table,
 )
 from modelyard.api.ui.errors import ErrorPages, LoginRequired, login_required
 from modelyard.api.ui.paths import STATIC_PREFIX
@@ -23,6 +24,7 @@ from modelyard.api.ui.templating import Templates
 ROUTERS = (
     login.router,
     experiments.router,
+    runs_table.router,
     run_page.router,
     artifacts.router,
     data.router,

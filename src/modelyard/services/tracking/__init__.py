@@ -3,8 +3,9 @@ logged models — the half of the MLflow API that training code writes to.
 
 Exports ``ExperimentService``, ``TrackingService`` (runs), ``LoggedModelService``, and for the web UI
 ``ChartService`` (downsampled metric charts), ``ColumnService`` (the keys a runs table can show) and
-``CompareService`` (the runs of a comparison a user may read) and ``DatasetService`` (dataset versions and
-the runs that used them). Depends on
+``CompareService`` (the runs of a comparison a user may read), ``DatasetService`` (dataset versions and
+the runs that used them) and ``RunTableService`` (the runs table: keyset windows of one or several
+experiments' runs). Depends on
 ``audit`` and ``common`` only; the registry depends on it (a model version comes from a run), never the
 other way round.
 """
@@ -15,6 +16,7 @@ from modelyard.services.tracking.compare import CompareService
 from modelyard.services.tracking.datasets import DatasetService
 from modelyard.services.tracking.experiments import ExperimentService
 from modelyard.services.tracking.logged_models import LoggedModelService
+from modelyard.services.tracking.run_table import RunTableService
 from modelyard.services.tracking.runs import TrackingService
 
 __all__ = [
@@ -24,5 +26,6 @@ __all__ = [
     "DatasetService",
     "ExperimentService",
     "LoggedModelService",
+    "RunTableService",
     "TrackingService",
 ]
