@@ -21,6 +21,7 @@ from modelyard.api.gateway import Gateway, GatewayMetrics
 from modelyard.api.gateway.runfiles import Notifier
 from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
+from modelyard.api.mlflow.hot import HotRoutes
 from modelyard.api.resources import mount_resources
 from modelyard.controller import Controller
 from modelyard.services import Services, build_services
@@ -55,7 +56,16 @@ def create_app(
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="modelyard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's OpenTelemetry hooks are not a feature of modelyard (its metrics are /metrics), and
+        # looking up the global providers on every request cost ~3% of a runs/log-batch call
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.services = svc
     install_error_handlers(app)
     mount_docs(app)
@@ -63,6 +73,7 @@ def create_app(
     app.include_router(metrics.router)
     mount_mlflow(app)
     mount_resources(app)
+    app.add_middleware(HotRoutes)  # inside authentication: the principal is set
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     app.add_middleware(RequestLineGuard)
