@@ -13,14 +13,8 @@ Works the same on SQLite and PostgreSQL, with MLflow's SQL-store semantics:
   number but before a missing one; text sorts by code point (``COLLATE "C"`` on PostgreSQL);
   ties break on ``start_time DESC`` (unless ordered by start time) and then ``run_uuid``.
 
-Not obvious: the plan. Filters are correlated ``EXISTS`` probes on the (run_uuid, key) primary
-keys. A search ordered first by a metric can instead walk that metric's (key, value, run_uuid)
-index in order and stop after one page (``metrics.m > 0.5 ORDER BY metrics.m DESC`` over 100,000
-runs: tens of ms instead of a sort of every run); but for a small experiment among many the walk
-would read other experiments' rows. Neither database knows experiment sizes, so a two-query
-estimate picks the shape (``_metric_first_pays``). Metric-first, the metric's filters join it
-once; without filters, numbers, NaN and missing values are read as three tiers, because one sort
-key that puts missing values last in both directions stops the index from giving the order.
+Which of two shapes a search ordered by a metric takes (reading every run in scope, or walking the
+metric's index: ``Lead``), and the caching of the statements, are ``storage.run_search``'s.
 """
 
 from __future__ import annotations
@@ -39,7 +33,6 @@ from sqlalchemy import (
     and_,
     case,
     false,
-    func,
     or_,
     select,
     true,
@@ -63,20 +56,20 @@ DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 # Core tables, not the ORM classes: an ORM attribute or alias in an expression is adapted on every use,
 # which cost about as much as SQLite's running of a search over 1,000 runs.
-_RUNS: Table = RunRow.__table__  # type: ignore[assignment]
+RUNS: Table = RunRow.__table__  # type: ignore[assignment]
 _PARAMS: Table = ParamRow.__table__  # type: ignore[assignment]
 _TAGS: Table = TagRow.__table__  # type: ignore[assignment]
 _METRICS: Table = LatestMetricRow.__table__  # type: ignore[assignment]
 
 _RUN_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
-    "run_id": _RUNS.c.run_uuid,
-    "run_name": _RUNS.c.name,
-    "status": _RUNS.c.status,
-    "user_id": _RUNS.c.user_id,
-    "artifact_uri": _RUNS.c.artifact_uri,
-    "lifecycle_stage": _RUNS.c.lifecycle_stage,
-    "start_time": _RUNS.c.start_time,
-    "end_time": _RUNS.c.end_time,
+    "run_id": RUNS.c.run_uuid,
+    "run_name": RUNS.c.name,
+    "status": RUNS.c.status,
+    "user_id": RUNS.c.user_id,
+    "artifact_uri": RUNS.c.artifact_uri,
+    "lifecycle_stage": RUNS.c.lifecycle_stage,
+    "start_time": RUNS.c.start_time,
+    "end_time": RUNS.c.end_time,
 }
 _EXPERIMENT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": ExperimentRow.__table__.c.name,
@@ -152,7 +145,7 @@ def _direction(column: SQLColumnExpression[Any], ascending: bool) -> SQLColumnEx
     return column.asc() if ascending else column.desc()
 
 
-def _check_page(max_results: int, offset: int) -> None:
+def check_page(max_results: int, offset: int) -> None:
     if max_results < 0 or offset < 0:
         raise InvalidParameter("max_results and the page offset must not be negative.")
 
@@ -181,7 +174,7 @@ def _metric_test(metric: Any, clause: Comparison) -> SQLColumnExpression[bool]:
     return and_(test, _not_nan(metric)) if zero_passes else test
 
 
-class _Lead(Enum):
+class Lead(Enum):
     """How the first order key, a metric, leads a metric-first query. Runs ordered by a metric fall
     in three tiers, numbers then NaN then missing, whatever the direction: without a filter on the
     metric each tier is read by its own query; with one, only numbers (and NaN for "!=") remain."""
@@ -192,14 +185,14 @@ class _Lead(Enum):
     MISSING = "missing"
 
 
-class _RunQuery:
+class RunQuery:
     """Builds one run search SELECT. ``anchor`` is the run_uuid the filter probes correlate to: the
     first inner-joined order metric when there is one, so SQLite tests them before reading ``runs``."""
 
     def __init__(self, dialect: str, scope: Sequence[SQLColumnExpression[bool]]) -> None:
         self.dialect = dialect
-        self.stmt = select(_RUNS.c.run_uuid).where(*scope)
-        self.anchor: SQLColumnExpression[str] = _RUNS.c.run_uuid
+        self.stmt = select(RUNS.c.run_uuid).where(*scope)
+        self.anchor: SQLColumnExpression[str] = RUNS.c.run_uuid
         self.keys: list[SQLColumnExpression[Any]] = []
 
     def filter(self, clause: Comparison) -> None:
@@ -240,27 +233,27 @@ class _RunQuery:
     def _join_metric(self, key: str, *, hint: bool) -> Any:
         """An inner join of one metric, walked in index order."""
         metric = _METRICS.alias()
-        on = and_(metric.c.run_uuid == _RUNS.c.run_uuid, metric.c.key == key, *_walk_hint(metric, hint))
+        on = and_(metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == key, *_walk_hint(metric, hint))
         self.stmt = self.stmt.join(metric, on)
-        if self.anchor is _RUNS.c.run_uuid:
+        if self.anchor is RUNS.c.run_uuid:
             self.anchor = metric.c.run_uuid
         return metric
 
-    def lead_metric(self, order: OrderBy, own: list[Comparison], lead: _Lead) -> None:
+    def lead_metric(self, order: OrderBy, own: list[Comparison], lead: Lead) -> None:
         """The first order key, read in index order (``own``: its filters, for ``FILTERED``)."""
-        if lead is _Lead.MISSING:
+        if lead is Lead.MISSING:
             metric = _METRICS.alias()
             probe = select(metric.c.run_uuid).where(
-                metric.c.run_uuid == _RUNS.c.run_uuid, metric.c.key == order.key
+                metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == order.key
             )
             self.stmt = self.stmt.where(~probe.exists())
             return
-        metric = self._join_metric(order.key, hint=lead is not _Lead.NAN and not _bounded(own))
-        if lead is _Lead.NAN:
+        metric = self._join_metric(order.key, hint=lead is not Lead.NAN and not _bounded(own))
+        if lead is Lead.NAN:
             # value = 0 is implied by is_nan; it lets the (key, value) index find the NaN rows.
             self.stmt = self.stmt.where(metric.c.value == 0, metric.c.is_nan == true())
             return
-        if lead is _Lead.NUMBER:
+        if lead is Lead.NUMBER:
             self.stmt = self.stmt.where(_not_nan(metric))
         else:
             self.stmt = self.stmt.where(*(_metric_test(metric, c) for c in own))
@@ -271,7 +264,7 @@ class _RunQuery:
     def order_by_metric(self, order: OrderBy) -> None:
         """Any metric order key: one outer join, and the tiers sorted by a CASE."""
         metric = _METRICS.alias()
-        on = and_(metric.c.run_uuid == _RUNS.c.run_uuid, metric.c.key == order.key)
+        on = and_(metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == order.key)
         self.stmt = self.stmt.outerjoin(metric, on)
         self.keys.append(case((metric.c.run_uuid.is_(None), 2), (metric.c.is_nan == true(), 1), else_=0))
         self.keys.append(_direction(metric.c.value, order.ascending))
@@ -279,7 +272,7 @@ class _RunQuery:
     def order_by_key_value(self, row: Any, order: OrderBy) -> None:
         joined = row.alias()
         self.stmt = self.stmt.outerjoin(
-            joined, and_(joined.c.run_uuid == _RUNS.c.run_uuid, joined.c.key == order.key)
+            joined, and_(joined.c.run_uuid == RUNS.c.run_uuid, joined.c.key == order.key)
         )
         value = _sortable_text(joined.c.value, self.dialect)
         self.keys += [joined.c.run_uuid.is_(None), _direction(value, order.ascending)]
@@ -307,8 +300,8 @@ def _walk_hint(metric: Any, needed: bool) -> list[SQLColumnExpression[bool]]:
     return [metric.c.value >= -math.inf] if needed else []
 
 
-def _run_select(
-    query: _RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: _Lead | None
+def run_select(
+    query: RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: Lead | None
 ) -> Select[Any]:
     pending = list(filters)
     for i, order in enumerate(order_by):
@@ -327,113 +320,23 @@ def _run_select(
     for clause in pending:
         query.filter(clause)
     if not any(o.entity is Entity.ATTRIBUTE and o.key == "start_time" for o in order_by):
-        query.keys.append(_RUNS.c.start_time.desc())
-    return query.stmt.order_by(*query.keys, _RUNS.c.run_uuid)
+        query.keys.append(RUNS.c.start_time.desc())
+    return query.stmt.order_by(*query.keys, RUNS.c.run_uuid)
 
 
-_PLAN_SAMPLE_ROWS = 256
-
-
-def _metric_first_pays(
-    session: Session,
-    scope: Sequence[SQLColumnExpression[bool]],
-    order: OrderBy,
-    filters: Sequence[Comparison],
-    need: int,
-) -> bool:
-    """Whether walking the metric's (key, value) index in order beats reading every run in scope.
-
-    The database cannot tell (SQLite keeps no per-experiment statistics), so estimate: the share of
-    the first index rows whose run is in scope and passes the filters says how many rows the walk
-    reads to fill the page; it pays when the scope holds at least that many runs. The walk reads at
-    least ``need`` rows, so a scope of fewer runs is answered before the estimate. Up to four small
-    queries, about a millisecond.
-    """
+def metric_sample(order: OrderBy, filters: Sequence[Comparison], rows: int) -> Subquery:
+    """The run ids of the first ``rows`` rows of the order's metric index, in the order's direction,
+    the metric's own filters applied: what a metric-first walk reads first."""
     own = [c for c in filters if c.entity is Entity.METRIC and c.key == order.key]
     metric = _METRICS.alias()
-    sample = (
+    return (
         select(metric.c.run_uuid)
         .where(metric.c.key == order.key, *_walk_hint(metric, not _bounded(own)))
         .where(*(_metric_test(metric, c) for c in own))
         .order_by(_direction(metric.c.value, order.ascending))
-        .limit(_PLAN_SAMPLE_ROWS)
+        .limit(rows)
         .subquery()
     )
-    seen = _count(session, sample)
-    if seen < _PLAN_SAMPLE_ROWS:  # so few rows that the walk is short whatever the scope
-        return True
-
-    def scope_holds(runs: int) -> bool:
-        return _count(session, select(_RUNS.c.experiment_id).where(*scope).limit(runs).subquery()) >= runs
-
-    if not scope_holds(need):
-        return False
-    query = _RunQuery(session.get_bind().dialect.name, scope)
-    query.stmt = query.stmt.join(sample, sample.c.run_uuid == _RUNS.c.run_uuid)
-    for clause in filters:
-        if clause not in own:
-            query.filter(clause)
-    hits = _count(session, query.stmt.subquery())
-    walk = math.ceil(need * seen / max(hits, 0.5))
-    return walk <= need or scope_holds(walk)
-
-
-def _count(session: Session, rows: Subquery) -> int:
-    return int(session.connection().execute(select(func.count()).select_from(rows)).scalar() or 0)
-
-
-def _ids(session: Session, stmt: Select[Any]) -> list[str]:
-    """The run ids a statement selects, run on the Core connection (no ORM result handling)."""
-    return list(session.connection().execute(stmt).scalars())
-
-
-def search_run_ids(
-    session: Session,
-    *,
-    experiment_ids: Sequence[int],
-    stages: Sequence[str],
-    filters: Sequence[Comparison],
-    order_by: Sequence[OrderBy],
-    max_results: int,
-    offset: int,
-) -> list[str]:
-    """The run_uuids matching ``filters`` in the given experiments and lifecycle stages, one page.
-
-    Ordered first by a metric, the query is metric-first when that pays (see ``_metric_first_pays``):
-    the metric's index is walked in order and the page stops early. Otherwise every run in scope is
-    read and sorted, which is cheap for a small scope and what a metric few runs have needs.
-    """
-    _check_page(max_results, offset)
-    dialect = session.get_bind().dialect.name
-    if max_results == 0:
-        return []
-
-    scope = [_RUNS.c.experiment_id.in_(list(experiment_ids)), _RUNS.c.lifecycle_stage.in_(list(stages))]
-
-    def fetch(lead: _Lead | None, limit: int, skip: int) -> tuple[Select[Any], list[str]]:
-        stmt = _run_select(_RunQuery(dialect, scope), filters, order_by, lead)
-        return stmt, _ids(session, stmt.offset(skip).limit(limit))
-
-    first = order_by[0] if order_by else None
-    if first is None or first.entity is not Entity.METRIC:
-        return fetch(None, max_results, offset)[1]
-    if not _metric_first_pays(session, scope, first, filters, offset + max_results):
-        return fetch(None, max_results, offset)[1]
-    if any(c.entity is Entity.METRIC and c.key == first.key for c in filters):
-        return fetch(_Lead.FILTERED, max_results, offset)[1]
-    out: list[str] = []
-    skip = offset
-    for lead in (_Lead.NUMBER, _Lead.NAN, _Lead.MISSING):
-        if len(out) >= max_results:
-            break
-        stmt, page = fetch(lead, max_results - len(out), skip)
-        if not page and skip:  # the whole tier lies before the page: skip past it
-            tier = _count(session, stmt.order_by(None).subquery())
-            skip = max(skip - tier, 0)
-        else:
-            skip = 0
-        out += page
-    return out
 
 
 # ---- experiments --------------------------------------------------------------------------------
@@ -490,7 +393,7 @@ def search_experiment_ids(
     offset: int,
 ) -> list[int]:
     """Experiment ids matching ``filters``, one page. MLflow's default order: newest created first."""
-    _check_page(max_results, offset)
+    check_page(max_results, offset)
     dialect = session.get_bind().dialect.name
     stmt = select(ExperimentRow.experiment_id).where(ExperimentRow.lifecycle_stage.in_(list(stages)))
     stmt = stmt.where(*(_experiment_filter(c, dialect) for c in filters))

@@ -28,7 +28,7 @@ from modelyard.storage import metric_chunks
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
-from modelyard.storage.search_sql import search_run_ids
+from modelyard.storage.run_search import search_run_ids
 
 
 class RunReads:
