@@ -54,7 +54,7 @@ def experiment(e: Experiment) -> dict[str, Any]:
 
 def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
     value: float | str = m.value
-    if math.isnan(m.value) or value in _INFINITIES:
+    if m.value - m.value:  # NaN or an infinity: x - x is 0.0 for every finite float
         value = metric_to_wire(m.value)
     out: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if with_run and m.run_id:
@@ -67,8 +67,6 @@ def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
         out["dataset_digest"] = m.dataset_digest
     return out
 
-
-_INFINITIES = (math.inf, -math.inf)
 
 
 def metric_points(points: MetricPoints) -> list[dict[str, Any]]:
