@@ -27,6 +27,7 @@ from modelyard.controller import Controller
 from modelyard.services import Services, build_services
 from modelyard.services.audit import AuditBackground
 from modelyard.settings import Settings
+from modelyard.storage.db import WalCheckpointer
 from modelyard.version import __version__
 
 
@@ -45,6 +46,8 @@ def create_app(
             controller.start()
         audit = AuditBackground(svc.audit)
         audit.start()
+        checkpointer = WalCheckpointer(svc.db)
+        checkpointer.start()
         try:
             yield
         finally:
@@ -53,6 +56,7 @@ def create_app(
             if gateway is not None:
                 gateway.close()
             audit.close()  # writes the audit summaries still counting
+            checkpointer.close()
             if services is None:
                 svc.close()
 

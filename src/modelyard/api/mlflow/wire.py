@@ -68,7 +68,6 @@ def metric(m: Metric, *, with_run: bool = False) -> dict[str, Any]:
     return out
 
 
-
 def metric_points(points: MetricPoints) -> list[dict[str, Any]]:
     """A history page's points, as ``metric`` writes each (a 10,000-point page, ~3 ms)."""
     key = points.key
