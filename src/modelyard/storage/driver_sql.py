@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -57,19 +58,35 @@ class Rows:
         return self._rows[0]
 
 
+_CONNECTION = "modelyard.driver_sql.connection"
+
+
+def _driver(session: Session) -> tuple[Any, Dialect]:
+    """The DBAPI connection of the session's transaction, and its dialect. Kept in the session for
+    the transaction's length: asking the session each time cost more than a statement on SQLite."""
+    cached = session.info.get(_CONNECTION)
+    transaction = session.get_transaction()
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    conn = session.connection()  # begins the transaction
+    found = (session.get_transaction(), conn.connection.driver_connection, conn.dialect)
+    session.info[_CONNECTION] = found
+    return found[1], found[2]
+
+
 def execute(session: Session, statement: str, params: Any = ()) -> Rows:
     """Run ``statement`` with one parameter tuple, or a list of them (executemany); its rows."""
-    conn = session.connection()
-    sql = _sql(conn.dialect.name, statement)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    dbapi, dialect = _driver(session)
+    sql = _sql(dialect.name, statement)
+    cursor = dbapi.cursor()
     try:
         if isinstance(params, list):
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params)
         return Rows(cursor.fetchall() if cursor.description is not None else [])
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
 
