@@ -302,3 +302,19 @@ def test_series_pages(services: Services, tracked: dict[str, str]) -> None:
         pages[start] = page.steps
         assert page.extras == [("m-1", None, None)] * len(page)
     assert dict(pages) == {0: [0, 1, 2, 3], 4: [4, 5, 6, 7], 8: [8, 9]}
+
+
+def test_each_transaction_of_a_session_runs_its_own_statements(
+    services: Services, tracked: dict[str, str]
+) -> None:
+    """The driver connection kept for a transaction is never used by the session's next one: a
+    statement after a rollback is in the new transaction and rolled back with it."""
+    insert = "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)"
+    with services.db.read() as s:
+        driver_sql.execute(s, insert, (tracked["bare"], "first", "x"))
+        s.rollback()
+        driver_sql.execute(s, insert, (tracked["bare"], "second", "x"))
+        s.rollback()
+    with services.db.read() as s:
+        rows = driver_sql.execute(s, "SELECT key FROM params WHERE run_uuid = ?", (tracked["bare"],)).all()
+    assert rows == []
