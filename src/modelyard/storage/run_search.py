@@ -52,7 +52,7 @@ class _Shape:
         return RunQuery(self.dialect, self.scope())
 
 
-_CACHED = 256
+_CACHED = 16  # searches (a few statements each, ~0.2 MB with what SQLAlchemy memoizes on them)
 
 
 @lru_cache(maxsize=_CACHED)
