@@ -27,6 +27,7 @@ import os
 import platform
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,9 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs-threads", type=int, default=1, help="concurrent clients for runs/s (default 1)")
     p.add_argument(
         "--search-runs",
-        type=int,
         default=None,
-        help="runs in the search experiment (default 5000, quick 1000)",
+        help="runs in the search experiment, or a comma list of scales searched one after the other, the "
+        "experiment filled on from one to the next (default 1000,5000; quick 1000)",
     )
     p.add_argument(
         "--search-calls", type=int, default=None, help="timed calls per search (default 20, quick 8)"
@@ -92,7 +93,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = a.quick
     a.ingest_runs = a.ingest_runs or (4 if quick else 20)
     a.create_runs = a.create_runs or (50 if quick else 200)
-    a.search_runs = a.search_runs or (1000 if quick else 5000)
+    try:
+        scales = [
+            int(x) for x in str(a.search_runs or ("1000" if quick else "1000,5000")).split(",") if x.strip()
+        ]
+    except ValueError:
+        p.error(f"--search-runs takes numbers of runs separated by commas, not {a.search_runs!r}")
+    if not scales or min(scales) < 1:
+        p.error("--search-runs needs at least one scale of 1 run or more")
+    a.search_runs = sorted(set(scales))
     a.search_calls = a.search_calls or (8 if quick else 20)
     a.history_calls = a.history_calls or (8 if quick else 20)
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
@@ -122,6 +131,20 @@ def terminate_on_sigterm() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _commit() -> str | None:
+    """This checkout's commit, with "+dirty" when it has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return head.strip() + ("+dirty" if dirty.stdout.strip() else "") if head else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     factories = {"mlflow": mlflow_server, "modelyard": modelyard_server}
@@ -130,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     print(
         f"tracking bench: servers={','.join(args.servers)} quick={args.quick} threads={args.threads} "
-        f"ingest={args.ingest_runs}x{args.points_per_run} runs={args.create_runs} search_runs={args.search_runs} "
+        f"ingest={args.ingest_runs}x{args.points_per_run} runs={args.create_runs} "
+        f"search_runs={','.join(map(str, args.search_runs))} "
         f"history={args.history_points} pts, calls={args.search_calls}/{args.history_calls}",
         flush=True,
     )
@@ -174,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "tracking",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_s": round(time.time() - started, 1),
+        "commit": _commit(),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workloads import WORKLOADS
+from workloads import SEARCHES, WORKLOADS, base_name, scaled
 
 
 def ratio(name: str, results: dict[str, Any]) -> float | None:
@@ -19,7 +19,7 @@ def ratio(name: str, results: dict[str, Any]) -> float | None:
         ml = results["mlflow"]["workloads"][name]["value"]
     except KeyError:
         return None
-    higher = next(w[2] for w in WORKLOADS if w[0] == name)
+    higher = next(w[2] for w in WORKLOADS if w[0] == base_name(name))
     if not my or not ml:
         return None
     return my / ml if higher else ml / my
@@ -41,12 +41,21 @@ CHECKS_OF = {
     "ingest": ["ingest_history_counts"],
     "runs_per_s": ["runs_finished_count"],
     "filtered_search": ["filtered_count", "filtered_digest"],
-    "page_1000": ["page_count", "page_has_next_token", "page_runs_complete"],
+    "page_1000": ["page_count", "page_has_next_token", "page_digest", "page_runs_complete"],
     "metric_history": ["history_count"],
 }
 
 
-def collect_warnings(results: dict[str, Any]) -> dict[str, list[str]]:
+def rows(args: argparse.Namespace) -> list[str]:
+    """The report's rows: each selected workload, the searches once per scale."""
+    out = []
+    for name, *_ in WORKLOADS:
+        if name in args.workloads:
+            out += [scaled(name, n) for n in args.search_runs] if name in SEARCHES else [name]
+    return out
+
+
+def collect_warnings(results: dict[str, Any], args: argparse.Namespace) -> dict[str, list[str]]:
     """Per workload (or "startup"/"search_fill"): failed self-checks, errors and cross-server mismatches."""
     out: dict[str, list[str]] = {}
     for server, res in results.items():
@@ -57,34 +66,35 @@ def collect_warnings(results: dict[str, Any]) -> dict[str, list[str]]:
             out.setdefault(name, []).append(f"{server} {name} failed: {err[:300]}")
     ml, my = results.get("mlflow"), results.get("modelyard")
     if ml is not None and my is not None:
-        for name, keys in CHECKS_OF.items():
-            for key in keys:
-                a, b = ml["checks"].get(key), my["checks"].get(key)
+        for name in rows(args):
+            suffix = name[len(base_name(name)) :]
+            for key in CHECKS_OF[base_name(name)]:
+                a, b = ml["checks"].get(key + suffix), my["checks"].get(key + suffix)
                 if a is not None and b is not None and a != b:
-                    out.setdefault(name, []).append(f"mismatch {key}: mlflow={a} modelyard={b}")
+                    out.setdefault(name, []).append(f"mismatch {key + suffix}: mlflow={a} modelyard={b}")
     return out
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     ratios: dict[str, Any] = {}
-    warnings = collect_warnings(results)
+    warnings = collect_warnings(results, args)
     ml, my = results.get("mlflow"), results.get("modelyard")
     header = (
-        f"{'workload':<17} {'unit':<9} {'mlflow':>10} {'modelyard':>10} {'my/ml':>8} {'target':>8}  "
+        f"{'workload':<22} {'unit':<9} {'mlflow':>10} {'modelyard':>10} {'my/ml':>8} {'target':>8}  "
         f"{'met':<4} {'check':<6} mlflow baseline"
     )
     print("\n" + header)
     print("-" * len(header))
-    for name, unit, higher, target, baseline in WORKLOADS:
-        if name not in args.workloads:
-            continue
+    specs = {w[0]: w for w in WORKLOADS}
+    for name in rows(args):
+        _, unit, higher, target, baseline = specs[base_name(name)]
         r = ratio(name, results)
         rs, met = ("-", "") if r is None else (f"{r:,.1f}x", "yes" if r >= target else "no")
         tgt = f">={target:g}x" + ("" if higher else "*")
         measured = any(name in res["workloads"] for res in results.values())
         check = "WARN" if warnings.get(name) else ("ok" if measured else "-")
         print(
-            f"{name:<17} {unit:<9} {fmt_value(ml, name):>10} {fmt_value(my, name):>10} {rs:>8} {tgt:>8}  "
+            f"{name:<22} {unit:<9} {fmt_value(ml, name):>10} {fmt_value(my, name):>10} {rs:>8} {tgt:>8}  "
             f"{met:<4} {check:<6} {baseline}"
         )
         if r is not None:

@@ -148,7 +148,10 @@ def modelyard_server(tmp: Path, args: argparse.Namespace) -> Server:
     port = free_port()
     argv = [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp)]
     token_file = tmp / "user-config.json"
-    env = {"MODELYARD_CONFIG": str(token_file)}
+    # this checkout's code, whichever checkout the virtualenv's editable install points at
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    env = {"MODELYARD_CONFIG": str(token_file), "PYTHONPATH": pythonpath}
     if args.modelyard_log_level:
         env["MODELYARD_LOG_LEVEL"] = args.modelyard_log_level
     return Server("modelyard", argv, port, tmp, env=env, token_file=token_file)

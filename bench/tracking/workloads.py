@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,7 +27,8 @@ BASE_TS = 1_700_000_000_000  # fixed timestamps keep the data identical across s
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'v1'"
 ORDER_BY = ["metrics.m0 DESC"]
 
-# name, unit, higher-is-better, target ratio (modelyard vs mlflow, "x better"), mlflow baseline on 2 cores
+# name, unit, higher-is-better, target ratio (modelyard vs mlflow, "x better"), mlflow baseline on 2 cores;
+# the searches run once per scale of --search-runs, recorded as scaled(name, runs)
 WORKLOADS: list[tuple[str, str, bool, float, str]] = [
     ("ingest", "points/s", True, 25.0, "~4,800/s"),
     ("runs_per_s", "runs/s", True, 10.0, "~20/s"),
@@ -34,6 +36,9 @@ WORKLOADS: list[tuple[str, str, bool, float, str]] = [
     ("page_1000", "ms p50", False, 10.0, "~1.3 s"),
     ("metric_history", "ms p50", False, 20.0, "~800 ms"),
 ]
+
+
+SEARCHES = ("filtered_search", "page_1000")
 
 
 def run_in_threads(n_threads: int, items: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
@@ -159,19 +164,29 @@ def wl_runs(api: Api, args: argparse.Namespace, checks: dict[str, Any]) -> dict[
     }
 
 
-def fill_search_experiment(api: Api, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    exp = api.create_experiment("bench-search")
+def fill_search_experiment(
+    api: Api, args: argparse.Namespace, exp: str, start: int, stop: int
+) -> dict[str, Any]:
+    """Runs start..stop-1 of the search experiment (a larger scale adds to the runs of the smaller)."""
     t0 = time.perf_counter()
     # the run-creation path minus runs/update (status does not matter to the searches)
-    run_in_threads(
-        args.threads, list(range(args.search_runs)), lambda i: create_full_run(api, exp, i, 3, False)
-    )
+    run_in_threads(args.threads, list(range(start, stop)), lambda i: create_full_run(api, exp, i, 3, False))
     elapsed = time.perf_counter() - t0
-    return exp, {
-        "runs": args.search_runs,
+    return {
+        "runs": stop,
+        "added": stop - start,
         "seconds": round(elapsed, 2),
-        "runs_per_s": round(args.search_runs / elapsed, 1),
+        "runs_per_s": round((stop - start) / elapsed, 1),
     }
+
+
+def scaled(name: str, runs: int) -> str:
+    """The name a search workload is recorded under at one scale: ``filtered_search@5000``."""
+    return f"{name}@{runs}"
+
+
+def base_name(name: str) -> str:
+    return name.split("@", 1)[0]
 
 
 def run_names(resp: dict[str, Any]) -> list[str]:
@@ -182,10 +197,10 @@ def digest(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
 
 
-def expected_filtered(args: argparse.Namespace) -> list[str]:
-    """What the filtered search must return, computed from the same seeded data."""
+def expected_filtered(args: argparse.Namespace, runs: int) -> list[str]:
+    """What the filtered search over ``runs`` runs must return, computed from the same seeded data."""
     rows = []
-    for i in range(args.search_runs):
+    for i in range(runs):
         metrics, params, _ = run_entities(random.Random(3 * 1_000_003 + i), i)
         m0 = metrics[0]["value"]
         if m0 > 0.5 and params[0]["value"] == "v1":
@@ -194,19 +209,21 @@ def expected_filtered(args: argparse.Namespace) -> list[str]:
     return [name for _, name in rows[: args.max_results]]
 
 
-def wl_filtered(api: Api, args: argparse.Namespace, exp: str, checks: dict[str, Any]) -> dict[str, Any]:
+def wl_filtered(
+    api: Api, args: argparse.Namespace, exp: str, runs: int, checks: dict[str, Any]
+) -> dict[str, Any]:
     body = search_body(exp, FILTER, ORDER_BY, args.max_results)
     ms, resp = latencies(lambda: api.search_runs(body), args.search_calls, args.warmup)
     data = resp.json()
     names = run_names(data)
-    expected = expected_filtered(args)
-    checks["filtered_count"] = len(names)
-    checks["filtered_digest"] = digest(names)
+    expected = expected_filtered(args, runs)
+    checks[scaled("filtered_count", runs)] = len(names)
+    checks[scaled("filtered_digest", runs)] = digest(names)
     out = {
         "value": lat_summary(ms)["p50_ms"],
         "unit": "ms p50",
         **lat_summary(ms),
-        "runs_in_experiment": args.search_runs,
+        "runs_in_experiment": runs,
         "result_count": len(names),
         "response_bytes": len(resp.content),
     }
@@ -215,29 +232,38 @@ def wl_filtered(api: Api, args: argparse.Namespace, exp: str, checks: dict[str, 
     return out
 
 
-def wl_page(api: Api, args: argparse.Namespace, exp: str, checks: dict[str, Any]) -> dict[str, Any]:
+def wl_page(
+    api: Api, args: argparse.Namespace, exp: str, runs: int, checks: dict[str, Any]
+) -> dict[str, Any]:
     body = search_body(exp, None, None, args.max_results)
     ms, resp = latencies(lambda: api.search_runs(body), args.search_calls, args.warmup)
     data = resp.json()
-    n = len(data.get("runs", []))
-    want = min(args.max_results, args.search_runs)
-    checks["page_count"] = n
-    checks["page_has_next_token"] = bool(data.get("next_page_token"))
-    runs = data.get("runs", [])
+    page = data.get("runs", [])
+    n = len(page)
+    want = min(args.max_results, runs)
+    checks[scaled("page_count", runs)] = n
+    checks[scaled("page_has_next_token", runs)] = bool(data.get("next_page_token"))
+    # the newest runs first (start_time descending): the names of the last `want` runs, in reverse
+    checks[scaled("page_digest", runs)] = digest(run_names(data))
+    in_order = run_names(data) == [f"run-{i:05d}" for i in range(runs - 1, runs - 1 - want, -1)]
     complete = all(
         len(r.get("data", {}).get("params", [])) == 5 and len(r.get("data", {}).get("metrics", [])) == 5
-        for r in runs
+        for r in page
     )
-    checks["page_runs_complete"] = complete
+    checks[scaled("page_runs_complete", runs)] = complete
     out = {
         "value": lat_summary(ms)["p50_ms"],
         "unit": "ms p50",
         **lat_summary(ms),
+        "runs_in_experiment": runs,
         "result_count": n,
         "response_bytes": len(resp.content),
     }
-    if n != want or not complete:
-        out["error_check"] = f"got {n} runs (want {want}), every run with 5 params and 5 metrics: {complete}"
+    if n != want or not complete or not in_order:
+        out["error_check"] = (
+            f"got {n} runs (want {want}), newest first: {in_order}, every run with 5 params and 5 metrics: "
+            f"{complete}"
+        )
     return out
 
 
@@ -282,6 +308,31 @@ def warm_up(api: Api, args: argparse.Namespace) -> None:
     api.search_runs(search_body(exp, FILTER, ORDER_BY, args.max_results))
 
 
+def search_scales(
+    api: Api,
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    attempt: Callable[[str, Callable[[], dict[str, Any]]], None],
+) -> None:
+    """The searches at each scale of ``--search-runs``, smallest first: the experiment is filled up to
+    a scale, searched, then filled on to the next scale (the first runs stay the same)."""
+    exp = api.create_experiment("bench-search")
+    filled = 0
+    for runs in args.search_runs:
+        print(f"   filling the search experiment to {runs} runs ...", end=" ", flush=True)
+        try:
+            fill = fill_search_experiment(api, args, exp, filled, runs)
+        except (ApiError, httpx.HTTPError, KeyError, ValueError) as e:
+            result["errors"][scaled("search_fill", runs)] = f"{type(e).__name__}: {e}"
+            print(f"FAILED: {str(e)[:300]}", flush=True)
+            return
+        filled = runs
+        result.setdefault("search_fill", {})[str(runs)] = fill
+        print(f"{fill['seconds']} s ({fill['runs_per_s']} runs/s with {args.threads} threads)", flush=True)
+        attempt(scaled("filtered_search", runs), partial(wl_filtered, api, args, exp, runs, result["checks"]))
+        attempt(scaled("page_1000", runs), partial(wl_page, api, args, exp, runs, result["checks"]))
+
+
 def bench_server(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "url": server.url,
@@ -306,7 +357,7 @@ def bench_server(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             print(f"   warm-up failed (continuing): {str(e)[:300]}", flush=True)
 
     def attempt(name: str, fn: Callable[[], dict[str, Any]]) -> None:
-        if name not in args.workloads:
+        if base_name(name) not in args.workloads:
             return
         print(f"   {name} ...", end=" ", flush=True)
         try:
@@ -325,22 +376,8 @@ def bench_server(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     try:
         attempt("ingest", lambda: wl_ingest(api, args, checks))
         attempt("runs_per_s", lambda: wl_runs(api, args, checks))
-        exp = None
-        if {"filtered_search", "page_1000"} & set(args.workloads):
-            print(f"   filling {args.search_runs} runs for the searches ...", end=" ", flush=True)
-            try:
-                exp, fill = fill_search_experiment(api, args)
-                result["search_fill"] = fill
-                print(
-                    f"{fill['seconds']} s ({fill['runs_per_s']} runs/s with {args.threads} threads)",
-                    flush=True,
-                )
-            except (ApiError, httpx.HTTPError, KeyError, ValueError) as e:
-                result["errors"]["search_fill"] = f"{type(e).__name__}: {e}"
-                print(f"FAILED: {str(e)[:300]}", flush=True)
-        if exp is not None:
-            attempt("filtered_search", lambda: wl_filtered(api, args, exp, checks))
-            attempt("page_1000", lambda: wl_page(api, args, exp, checks))
+        if set(SEARCHES) & set(args.workloads):
+            search_scales(api, args, result, attempt)
         attempt("metric_history", lambda: wl_history(api, args, checks))
     finally:
         api.close()

@@ -18,7 +18,7 @@ from modelyard.domain.search import (
 )
 from modelyard.domain.tracking import ViewType
 from modelyard.settings import Settings
-from modelyard.storage import search_sql
+from modelyard.storage import run_search
 from modelyard.storage.db import Database
 from modelyard.storage.orm import (
     DatasetRow,
@@ -31,7 +31,8 @@ from modelyard.storage.orm import (
     RunRow,
     TagRow,
 )
-from modelyard.storage.search_sql import search_experiment_ids, search_run_ids
+from modelyard.storage.run_search import search_run_ids
+from modelyard.storage.search_sql import search_experiment_ids
 
 EXP, OTHER = 1, 2
 # One special value exercises every character LIKE and GLOB treat specially.
@@ -347,7 +348,7 @@ def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     """Both query shapes for a metric order key must give the same pages; the cost estimate picks
     one by data size, which these few runs cannot reach, so each test runs once per shape."""
     choice = request.param == "metric_first"
-    monkeypatch.setattr(search_sql, "_metric_first_pays", lambda *args, **kwargs: choice)
+    monkeypatch.setattr(run_search, "_metric_first_pays", lambda *args, **kwargs: choice)
     return str(request.param)
 
 
@@ -435,8 +436,10 @@ def test_metric_first_only_when_the_scope_is_big_enough(db: Database) -> None:
     with db.read() as s:
 
         def pays(experiment: int, need: int, filter_string: str = "") -> bool:
-            scope = [RunRow.experiment_id.in_([experiment]), RunRow.lifecycle_stage.in_(["active"])]
-            return search_sql._metric_first_pays(s, scope, order, parse_filter(filter_string), need)
+            dialect = s.get_bind().dialect.name
+            filters = tuple(parse_filter(filter_string))
+            shape = run_search._Shape(dialect, (experiment,), ("active",), filters, (order,))
+            return run_search._metric_first_pays(s, shape, need)
 
         assert not pays(EXP, 100)
         assert pays(OTHER, 100)
@@ -449,6 +452,20 @@ def test_metric_first_only_when_the_scope_is_big_enough(db: Database) -> None:
         "y298",
         "y297",
     ]
+
+
+def test_a_search_made_again_reads_the_data_anew(db: Database) -> None:
+    """Statements are built once per search (``_Shape``) and reused: what they find is read each time."""
+    first = runs(db, "metrics.m > 0.5", ["metrics.m DESC"])
+    assert first == runs(db, "metrics.m > 0.5", ["metrics.m DESC"]) == ["r2", "r1"]
+    with db.write() as s:
+        _add_run(s, "r6", EXP, 600, metrics={"m": 2.0})
+    assert runs(db, "metrics.m > 0.5", ["metrics.m DESC"]) == ["r2", "r6", "r1"]
+    # the same search with other values, page or scope is another search
+    assert runs(db, "metrics.m > 1.5", ["metrics.m DESC"]) == ["r2", "r6"]
+    assert runs(db, "metrics.m > 0.5", ["metrics.m DESC"], max_results=1, offset=1) == ["r6"]
+    assert runs(db, "metrics.m > 0.5", ["metrics.m DESC"], stages=("deleted",)) == ["x-deleted"]
+    assert runs(db, "metrics.m > 0.5", ["metrics.m DESC"], experiments=(OTHER,)) == ["x-other"]
 
 
 def test_negative_page_is_refused(db: Database) -> None:

@@ -21,6 +21,7 @@ from modelyard.api.gateway import Gateway, GatewayMetrics
 from modelyard.api.gateway.runfiles import Notifier
 from modelyard.api.limits import BodySizeLimit, RequestLineGuard
 from modelyard.api.mlflow import mount_mlflow
+from modelyard.api.mlflow.hot import HotRoutes
 from modelyard.api.resources import mount_resources
 from modelyard.api.ui.guard import UiGuard
 from modelyard.api.ui.mount import mount_ui
@@ -28,6 +29,7 @@ from modelyard.controller import Controller
 from modelyard.services import Services, build_services
 from modelyard.services.audit import AuditBackground
 from modelyard.settings import Settings
+from modelyard.storage.db import WalCheckpointer
 from modelyard.version import __version__
 
 
@@ -46,6 +48,8 @@ def create_app(
             controller.start()
         audit = AuditBackground(svc.audit)
         audit.start()
+        checkpointer = WalCheckpointer(svc.db)
+        checkpointer.start()
         try:
             yield
         finally:
@@ -54,10 +58,20 @@ def create_app(
             if gateway is not None:
                 gateway.close()
             audit.close()  # writes the audit summaries still counting
+            checkpointer.close()
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="modelyard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's OpenTelemetry hooks are not a feature of modelyard (its metrics are /metrics), and
+        # looking up the global providers on every request cost ~3% of a runs/log-batch call
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.services = svc
     install_error_handlers(app)
     mount_docs(app)
@@ -68,6 +82,7 @@ def create_app(
     ui_pages = mount_ui(app, auth=svc.settings.auth)
     # inside the authentication: the guard's CSRF check needs the session it found
     app.add_middleware(UiGuard, pages=ui_pages)
+    app.add_middleware(HotRoutes)  # inside authentication: the principal is set
     app.add_middleware(AuthMiddleware, services=svc)
     app.add_middleware(BodySizeLimit, max_bytes=svc.settings.max_request_bytes)
     app.add_middleware(RequestLineGuard)

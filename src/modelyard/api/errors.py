@@ -158,12 +158,15 @@ async def _audit_refusal(request: Request, exc: DomainError, group_id: int | Non
         log.exception("could not audit a refused request")
 
 
+async def domain_error_response(request: Request, exc: DomainError) -> Response:
+    """The answer to a domain error (a refused authorization is audited first)."""
+    if isinstance(exc, PermissionDenied | HiddenNotFound):
+        await _audit_refusal(request, exc, exc.group_id)
+    return answer(request, exc.code, exc.message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
-        if isinstance(exc, PermissionDenied | HiddenNotFound):
-            await _audit_refusal(request, exc, exc.group_id)
-        return answer(request, exc.code, exc.message)
+    app.add_exception_handler(DomainError, domain_error_response)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -9,6 +9,7 @@ every hash is out of scope: export the head hash elsewhere to catch that too.)
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +41,11 @@ class AuditEvent:
     resource_name: str | None = None
 
 
+_SECRET = re.compile("|".join(_SECRET_WORDS))
+
+
 def is_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return _SECRET.search(key.lower()) is not None
 
 
 def redact(value: Any) -> Any:

@@ -126,6 +126,43 @@ class Metric:
     dataset_digest: str | None = None
 
 
+MetricExtras = tuple[str | None, str | None, str | None]
+"""A point's (model_id, dataset_name, dataset_digest)."""
+
+
+@dataclass(slots=True)
+class MetricPoints:
+    """Points of one metric of one run as parallel columns, in history order: what a metric history
+    page is. ``extras`` holds each point's model and dataset, or is None when no point has any (the
+    common case, which then needs no per-point objects at all)."""
+
+    key: str
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    extras: list[MetricExtras] | None = None
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def slice(self, start: int, stop: int) -> MetricPoints:
+        extras = None if self.extras is None else self.extras[start:stop]
+        return MetricPoints(
+            self.key, self.steps[start:stop], self.timestamps[start:stop], self.values[start:stop], extras
+        )
+
+    @classmethod
+    def of(cls, key: str, points: list[Metric]) -> MetricPoints:
+        extras = [(p.model_id, p.dataset_name, p.dataset_digest) for p in points]
+        return cls(
+            key,
+            [p.step for p in points],
+            [p.timestamp for p in points],
+            [p.value for p in points],
+            extras if any(e != (None, None, None) for e in extras) else None,
+        )
+
+
 @dataclass(slots=True)
 class Dataset:
     name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import operator
 import sys
 from array import array
 from collections import defaultdict
@@ -14,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelyard.domain.tracking import Metric
+from modelyard.domain.tracking import Metric, MetricPoints
+from modelyard.storage import driver_sql
 from modelyard.storage.orm import MetricChunkRow
 
 _COLUMNS = (
@@ -41,10 +43,10 @@ def _unpack(kind: str, raw: bytes) -> array[Any]:
     return arr
 
 
-def _insert_sql(dialect: str) -> str:
-    mark = "?" if dialect == "sqlite" else "%s"
-    cols = ", ".join(f'"{c}"' for c in _COLUMNS)
-    return f"INSERT INTO metric_chunks ({cols}) VALUES ({', '.join([mark] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
+_QUOTED = ", ".join(f'"{c}"' for c in _COLUMNS)
+_INSERT = (
+    f"INSERT INTO metric_chunks ({_QUOTED}) VALUES ({', '.join('?' * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
+)
 
 
 def insert_points(session: Session, run_id: str, metrics: Iterable[Metric]) -> None:
@@ -76,8 +78,7 @@ def insert_points(session: Session, run_id: str, metrics: Iterable[Metric]) -> N
             )
         )
     if rows:
-        conn = session.connection()
-        conn.exec_driver_sql(_insert_sql(conn.dialect.name), rows)
+        driver_sql.execute(session, _INSERT, rows)
 
 
 def _expand(chunk: Any) -> list[Metric]:
@@ -131,6 +132,41 @@ def history(
         hi = max_step if max_step is not None else 2**63
         points = [p for p in points if lo <= p.step <= hi]
     return _sorted_unique(points)
+
+
+_SERIES_SQL = (
+    'SELECT min_step, max_step, steps, timestamps, "values", model_id, dataset_name, dataset_digest '
+    "FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY min_step, max_step"
+)
+
+
+def _strictly_increasing(steps: list[int]) -> bool:
+    # C-level passes: sorting an ordered list is one linear scan, and the pairwise test is a map
+    return steps == sorted(steps) and not any(map(operator.eq, steps, itertools.islice(steps, 1, None)))
+
+
+def series(session: Session, run_id: str, key: str) -> MetricPoints:
+    """``history`` as columns. When the chunks follow each other (each chunk's steps strictly
+    increasing, and every chunk after the last step of the one before), which is how a training
+    loop logs, the chunks' arrays are joined as they are: no per-point objects, no sort."""
+    chunks = driver_sql.execute(session, _SERIES_SQL, (run_id, key)).all()
+    steps: list[int] = []
+    stamps: array[int] = array("q")
+    values: array[float] = array("d")
+    last: int | None = None
+    for min_step, max_step, raw_steps, raw_stamps, raw_values, *extras in chunks:
+        chunk_steps = _unpack("q", raw_steps).tolist()
+        if (last is not None and min_step <= last) or extras != [None, None, None]:
+            break
+        if not _strictly_increasing(chunk_steps):
+            break
+        steps += chunk_steps
+        stamps += _unpack("q", raw_stamps)
+        values += _unpack("d", raw_values)
+        last = max_step
+    else:
+        return MetricPoints(key, steps, stamps.tolist(), values.tolist())
+    return MetricPoints.of(key, history(session, run_id, key))
 
 
 def model_points(session: Session, model_ids: Sequence[str]) -> dict[str, list[Metric]]:

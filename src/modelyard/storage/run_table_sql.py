@@ -3,7 +3,7 @@ paging, never OFFSET), where a run sits in that order, the count of matching run
 and the cells of the runs on screen. Works the same on SQLite and PostgreSQL.
 
 A level is the top-level runs (those whose parent is not itself in the table) or the children of
-one run. The filter is run search's own (``search_sql._RunQuery`` compiles it), so the table and
+one run. The filter is run search's own (``search_sql.RunQuery`` compiles it), so the table and
 ``runs/search`` agree on what matches. A run's place in the order is ``Position(tier, value,
 run_id)``: tiers put runs that lack the sort value after those that have it in both directions
 (for a metric: numbers, then NaN, then missing), and the run id breaks ties, in the sort's
@@ -31,7 +31,7 @@ from modelyard.domain.run_table import SOURCE_TAG, Column, ColumnKind, Sort
 from modelyard.domain.search import Comparison, Entity, Op
 from modelyard.storage import driver_sql
 from modelyard.storage.orm import LatestMetricRow, ParamRow, RunRow, TagRow
-from modelyard.storage.search_sql import _RunQuery
+from modelyard.storage.search_sql import RunQuery
 
 RUNS = RunRow.__table__
 PARENT = RUNS.alias("parent_run")
@@ -97,7 +97,7 @@ def _filter(dialect: str, filters: Sequence[Comparison]) -> ColumnElement[bool]:
     """The filter as one condition on ``runs`` (run search's compilation)."""
     if not filters:
         return true()
-    query = _RunQuery(dialect, [])
+    query = RunQuery(dialect, [])
     for clause in filters:
         query.filter(clause)
     where = query.stmt.whereclause

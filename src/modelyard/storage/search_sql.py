@@ -13,14 +13,8 @@ Works the same on SQLite and PostgreSQL, with MLflow's SQL-store semantics:
   number but before a missing one; text sorts by code point (``COLLATE "C"`` on PostgreSQL);
   ties break on ``start_time DESC`` (unless ordered by start time) and then ``run_uuid``.
 
-Not obvious: the plan. Filters are correlated ``EXISTS`` probes on the (run_uuid, key) primary
-keys. A search ordered first by a metric can instead walk that metric's (key, value, run_uuid)
-index in order and stop after one page (``metrics.m > 0.5 ORDER BY metrics.m DESC`` over 100,000
-runs: tens of ms instead of a sort of every run); but for a small experiment among many the walk
-would read other experiments' rows. Neither database knows experiment sizes, so a two-query
-estimate picks the shape (``_metric_first_pays``). Metric-first, the metric's filters join it
-once; without filters, numbers, NaN and missing values are read as three tiers, because one sort
-key that puts missing values last in both directions stops the index from giving the order.
+Which of two shapes a search ordered by a metric takes (reading every run in scope, or walking the
+metric's index: ``Lead``), and the caching of the statements, are ``storage.run_search``'s.
 """
 
 from __future__ import annotations
@@ -31,8 +25,19 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, and_, case, false, func, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import (
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    Table,
+    and_,
+    case,
+    false,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.search import Comparison, Entity, Op, OrderBy, Value
@@ -49,15 +54,22 @@ from modelyard.storage.orm import (
 
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
+# Core tables, not the ORM classes: an ORM attribute or alias in an expression is adapted on every use,
+# which cost about as much as SQLite's running of a search over 1,000 runs.
+RUNS: Table = RunRow.__table__  # type: ignore[assignment]
+_PARAMS: Table = ParamRow.__table__  # type: ignore[assignment]
+_TAGS: Table = TagRow.__table__  # type: ignore[assignment]
+_METRICS: Table = LatestMetricRow.__table__  # type: ignore[assignment]
+
 _RUN_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
-    "run_id": RunRow.__table__.c.run_uuid,
-    "run_name": RunRow.__table__.c.name,
-    "status": RunRow.__table__.c.status,
-    "user_id": RunRow.__table__.c.user_id,
-    "artifact_uri": RunRow.__table__.c.artifact_uri,
-    "lifecycle_stage": RunRow.__table__.c.lifecycle_stage,
-    "start_time": RunRow.__table__.c.start_time,
-    "end_time": RunRow.__table__.c.end_time,
+    "run_id": RUNS.c.run_uuid,
+    "run_name": RUNS.c.name,
+    "status": RUNS.c.status,
+    "user_id": RUNS.c.user_id,
+    "artifact_uri": RUNS.c.artifact_uri,
+    "lifecycle_stage": RUNS.c.lifecycle_stage,
+    "start_time": RUNS.c.start_time,
+    "end_time": RUNS.c.end_time,
 }
 _EXPERIMENT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": ExperimentRow.__table__.c.name,
@@ -133,7 +145,7 @@ def _direction(column: SQLColumnExpression[Any], ascending: bool) -> SQLColumnEx
     return column.asc() if ascending else column.desc()
 
 
-def _check_page(max_results: int, offset: int) -> None:
+def check_page(max_results: int, offset: int) -> None:
     if max_results < 0 or offset < 0:
         raise InvalidParameter("max_results and the page offset must not be negative.")
 
@@ -144,7 +156,7 @@ def _check_page(max_results: int, offset: int) -> None:
 def _not_nan(metric: Any) -> SQLColumnExpression[bool]:
     # Equivalent to "not is_nan" (NaN is stored as 0), but only rows whose value is exactly 0 need
     # the table row: every other row is decided from the (key, value, run_uuid) index alone.
-    return or_(metric.value != 0, metric.is_nan == false())
+    return or_(metric.c.value != 0, metric.c.is_nan == false())
 
 
 def _bounded(own: Sequence[Comparison]) -> bool:
@@ -155,14 +167,14 @@ def _bounded(own: Sequence[Comparison]) -> bool:
 def _metric_test(metric: Any, clause: Comparison) -> SQLColumnExpression[bool]:
     """NaN satisfies "!=" and nothing else; the NaN test is added only where the stored 0 would
     otherwise decide wrongly."""
-    test = _ordinal(metric.value, clause.op, clause.value)
+    test = _ordinal(metric.c.value, clause.op, clause.value)
     zero_passes = bool(_NUMERIC_COMPARE[clause.op](0.0, clause.value))
     if clause.op is Op.NE:
-        return test if zero_passes else or_(test, metric.is_nan == true())
+        return test if zero_passes else or_(test, metric.c.is_nan == true())
     return and_(test, _not_nan(metric)) if zero_passes else test
 
 
-class _Lead(Enum):
+class Lead(Enum):
     """How the first order key, a metric, leads a metric-first query. Runs ordered by a metric fall
     in three tiers, numbers then NaN then missing, whatever the direction: without a filter on the
     metric each tier is read by its own query; with one, only numbers (and NaN for "!=") remain."""
@@ -173,25 +185,25 @@ class _Lead(Enum):
     MISSING = "missing"
 
 
-class _RunQuery:
+class RunQuery:
     """Builds one run search SELECT. ``anchor`` is the run_uuid the filter probes correlate to: the
     first inner-joined order metric when there is one, so SQLite tests them before reading ``runs``."""
 
     def __init__(self, dialect: str, scope: Sequence[SQLColumnExpression[bool]]) -> None:
         self.dialect = dialect
-        self.stmt = select(RunRow.run_uuid).where(*scope)
-        self.anchor: SQLColumnExpression[str] = RunRow.run_uuid
+        self.stmt = select(RUNS.c.run_uuid).where(*scope)
+        self.anchor: SQLColumnExpression[str] = RUNS.c.run_uuid
         self.keys: list[SQLColumnExpression[Any]] = []
 
     def filter(self, clause: Comparison) -> None:
         if clause.entity is Entity.METRIC:
-            metric = aliased(LatestMetricRow)
-            probe = select(metric.run_uuid).where(
-                metric.run_uuid == self.anchor, metric.key == clause.key, _metric_test(metric, clause)
+            metric = _METRICS.alias()
+            probe = select(metric.c.run_uuid).where(
+                metric.c.run_uuid == self.anchor, metric.c.key == clause.key, _metric_test(metric, clause)
             )
             self.stmt = self.stmt.where(probe.exists())
         elif clause.entity in (Entity.PARAM, Entity.TAG):
-            row = ParamRow if clause.entity is Entity.PARAM else TagRow
+            row = _PARAMS if clause.entity is Entity.PARAM else _TAGS
             self.stmt = self.stmt.where(self._key_value(row, clause))
         elif clause.entity is Entity.DATASET:
             self.stmt = self.stmt.where(self._dataset(clause))
@@ -202,11 +214,11 @@ class _RunQuery:
 
     def _key_value(self, row: Any, clause: Comparison) -> SQLColumnExpression[bool]:
         """params/tags: a correlated probe of the (run_uuid, key) primary key."""
-        probe = select(row.run_uuid).where(row.run_uuid == self.anchor, row.key == clause.key)
+        probe = select(row.c.run_uuid).where(row.c.run_uuid == self.anchor, row.c.key == clause.key)
         if clause.op is Op.IS_NULL:
             return ~probe.exists()
         if clause.op is not Op.IS_NOT_NULL:
-            probe = probe.where(_compare(row.value, clause.op, clause.value, self.dialect))
+            probe = probe.where(_compare(row.c.value, clause.op, clause.value, self.dialect))
         return probe.exists()
 
     def _dataset(self, clause: Comparison) -> SQLColumnExpression[bool]:
@@ -220,48 +232,50 @@ class _RunQuery:
 
     def _join_metric(self, key: str, *, hint: bool) -> Any:
         """An inner join of one metric, walked in index order."""
-        metric = aliased(LatestMetricRow)
-        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == key, *_walk_hint(metric, hint))
+        metric = _METRICS.alias()
+        on = and_(metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == key, *_walk_hint(metric, hint))
         self.stmt = self.stmt.join(metric, on)
-        if self.anchor is RunRow.run_uuid:
-            self.anchor = metric.run_uuid
+        if self.anchor is RUNS.c.run_uuid:
+            self.anchor = metric.c.run_uuid
         return metric
 
-    def lead_metric(self, order: OrderBy, own: list[Comparison], lead: _Lead) -> None:
+    def lead_metric(self, order: OrderBy, own: list[Comparison], lead: Lead) -> None:
         """The first order key, read in index order (``own``: its filters, for ``FILTERED``)."""
-        if lead is _Lead.MISSING:
-            metric = aliased(LatestMetricRow)
-            probe = select(metric.run_uuid).where(metric.run_uuid == RunRow.run_uuid, metric.key == order.key)
+        if lead is Lead.MISSING:
+            metric = _METRICS.alias()
+            probe = select(metric.c.run_uuid).where(
+                metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == order.key
+            )
             self.stmt = self.stmt.where(~probe.exists())
             return
-        metric = self._join_metric(order.key, hint=lead is not _Lead.NAN and not _bounded(own))
-        if lead is _Lead.NAN:
+        metric = self._join_metric(order.key, hint=lead is not Lead.NAN and not _bounded(own))
+        if lead is Lead.NAN:
             # value = 0 is implied by is_nan; it lets the (key, value) index find the NaN rows.
-            self.stmt = self.stmt.where(metric.value == 0, metric.is_nan == true())
+            self.stmt = self.stmt.where(metric.c.value == 0, metric.c.is_nan == true())
             return
-        if lead is _Lead.NUMBER:
+        if lead is Lead.NUMBER:
             self.stmt = self.stmt.where(_not_nan(metric))
         else:
             self.stmt = self.stmt.where(*(_metric_test(metric, c) for c in own))
             if all(c.op is Op.NE for c in own):  # only "!=" lets NaN through
-                self.keys.append(metric.is_nan.asc())  # NaN after numbers: False sorts before True
-        self.keys.append(_direction(metric.value, order.ascending))
+                self.keys.append(metric.c.is_nan.asc())  # NaN after numbers: False sorts before True
+        self.keys.append(_direction(metric.c.value, order.ascending))
 
     def order_by_metric(self, order: OrderBy) -> None:
         """Any metric order key: one outer join, and the tiers sorted by a CASE."""
-        metric = aliased(LatestMetricRow)
-        on = and_(metric.run_uuid == RunRow.run_uuid, metric.key == order.key)
+        metric = _METRICS.alias()
+        on = and_(metric.c.run_uuid == RUNS.c.run_uuid, metric.c.key == order.key)
         self.stmt = self.stmt.outerjoin(metric, on)
-        self.keys.append(case((metric.run_uuid.is_(None), 2), (metric.is_nan == true(), 1), else_=0))
-        self.keys.append(_direction(metric.value, order.ascending))
+        self.keys.append(case((metric.c.run_uuid.is_(None), 2), (metric.c.is_nan == true(), 1), else_=0))
+        self.keys.append(_direction(metric.c.value, order.ascending))
 
     def order_by_key_value(self, row: Any, order: OrderBy) -> None:
-        joined = aliased(row)
+        joined = row.alias()
         self.stmt = self.stmt.outerjoin(
-            joined, and_(joined.run_uuid == RunRow.run_uuid, joined.key == order.key)
+            joined, and_(joined.c.run_uuid == RUNS.c.run_uuid, joined.c.key == order.key)
         )
-        value = _sortable_text(joined.value, self.dialect)
-        self.keys += [joined.run_uuid.is_(None), _direction(value, order.ascending)]
+        value = _sortable_text(joined.c.value, self.dialect)
+        self.keys += [joined.c.run_uuid.is_(None), _direction(value, order.ascending)]
 
     def order_by_attribute(self, order: OrderBy) -> None:
         column = _run_column(order.key)
@@ -283,11 +297,11 @@ def _walk_hint(metric: Any, needed: bool) -> list[SQLColumnExpression[bool]]:
     """The always-true ``value >= -inf``: a range on the index that makes SQLite (3.45, or any
     version after ANALYZE) walk it in order instead of reading every run and sorting. Only where
     the metric's own filters give no comparison: a looser second bound could be the one used."""
-    return [metric.value >= -math.inf] if needed else []
+    return [metric.c.value >= -math.inf] if needed else []
 
 
-def _run_select(
-    query: _RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: _Lead | None
+def run_select(
+    query: RunQuery, filters: Sequence[Comparison], order_by: Sequence[OrderBy], lead: Lead | None
 ) -> Select[Any]:
     pending = list(filters)
     for i, order in enumerate(order_by):
@@ -298,7 +312,7 @@ def _run_select(
         elif order.entity is Entity.METRIC:
             query.order_by_metric(order)
         elif order.entity in (Entity.PARAM, Entity.TAG):
-            query.order_by_key_value(ParamRow if order.entity is Entity.PARAM else TagRow, order)
+            query.order_by_key_value(_PARAMS if order.entity is Entity.PARAM else _TAGS, order)
         elif order.entity is Entity.ATTRIBUTE:
             query.order_by_attribute(order)
         else:
@@ -306,98 +320,23 @@ def _run_select(
     for clause in pending:
         query.filter(clause)
     if not any(o.entity is Entity.ATTRIBUTE and o.key == "start_time" for o in order_by):
-        query.keys.append(RunRow.start_time.desc())
-    return query.stmt.order_by(*query.keys, RunRow.run_uuid)
+        query.keys.append(RUNS.c.start_time.desc())
+    return query.stmt.order_by(*query.keys, RUNS.c.run_uuid)
 
 
-_PLAN_SAMPLE_ROWS = 256
-
-
-def _metric_first_pays(
-    session: Session,
-    scope: Sequence[SQLColumnExpression[bool]],
-    order: OrderBy,
-    filters: Sequence[Comparison],
-    need: int,
-) -> bool:
-    """Whether walking the metric's (key, value) index in order beats reading every run in scope.
-
-    The database cannot tell (SQLite keeps no per-experiment statistics), so estimate: the share of
-    the first index rows whose run is in scope and passes the filters says how many rows the walk
-    reads to fill the page; it pays when the scope holds at least that many runs. Three small
-    queries, about a millisecond.
-    """
+def metric_sample(order: OrderBy, filters: Sequence[Comparison], rows: int) -> Subquery:
+    """The run ids of the first ``rows`` rows of the order's metric index, in the order's direction,
+    the metric's own filters applied: what a metric-first walk reads first."""
     own = [c for c in filters if c.entity is Entity.METRIC and c.key == order.key]
-    metric = aliased(LatestMetricRow)
-    sample = (
-        select(metric.run_uuid)
-        .where(metric.key == order.key, *_walk_hint(metric, not _bounded(own)))
+    metric = _METRICS.alias()
+    return (
+        select(metric.c.run_uuid)
+        .where(metric.c.key == order.key, *_walk_hint(metric, not _bounded(own)))
         .where(*(_metric_test(metric, c) for c in own))
-        .order_by(_direction(metric.value, order.ascending))
-        .limit(_PLAN_SAMPLE_ROWS)
+        .order_by(_direction(metric.c.value, order.ascending))
+        .limit(rows)
         .subquery()
     )
-    seen = session.scalar(select(func.count()).select_from(sample)) or 0
-    if seen < _PLAN_SAMPLE_ROWS:  # so few rows that the walk is short whatever the scope
-        return True
-    query = _RunQuery(session.get_bind().dialect.name, scope)
-    query.stmt = query.stmt.join(sample, sample.c.run_uuid == RunRow.run_uuid)
-    for clause in filters:
-        if clause not in own:
-            query.filter(clause)
-    hits = session.scalar(select(func.count()).select_from(query.stmt.subquery())) or 0
-    walk = math.ceil(need * seen / max(hits, 0.5))
-    runs = select(RunRow.experiment_id).where(*scope).limit(walk).subquery()
-    return (session.scalar(select(func.count()).select_from(runs)) or 0) >= walk
-
-
-def search_run_ids(
-    session: Session,
-    *,
-    experiment_ids: Sequence[int],
-    stages: Sequence[str],
-    filters: Sequence[Comparison],
-    order_by: Sequence[OrderBy],
-    max_results: int,
-    offset: int,
-) -> list[str]:
-    """The run_uuids matching ``filters`` in the given experiments and lifecycle stages, one page.
-
-    Ordered first by a metric, the query is metric-first when that pays (see ``_metric_first_pays``):
-    the metric's index is walked in order and the page stops early. Otherwise every run in scope is
-    read and sorted, which is cheap for a small scope and what a metric few runs have needs.
-    """
-    _check_page(max_results, offset)
-    dialect = session.get_bind().dialect.name
-    if max_results == 0:
-        return []
-
-    scope = [RunRow.experiment_id.in_(list(experiment_ids)), RunRow.lifecycle_stage.in_(list(stages))]
-
-    def fetch(lead: _Lead | None, limit: int, skip: int) -> tuple[Select[Any], list[str]]:
-        stmt = _run_select(_RunQuery(dialect, scope), filters, order_by, lead)
-        return stmt, list(session.scalars(stmt.offset(skip).limit(limit)))
-
-    first = order_by[0] if order_by else None
-    if first is None or first.entity is not Entity.METRIC:
-        return fetch(None, max_results, offset)[1]
-    if not _metric_first_pays(session, scope, first, filters, offset + max_results):
-        return fetch(None, max_results, offset)[1]
-    if any(c.entity is Entity.METRIC and c.key == first.key for c in filters):
-        return fetch(_Lead.FILTERED, max_results, offset)[1]
-    out: list[str] = []
-    skip = offset
-    for lead in (_Lead.NUMBER, _Lead.NAN, _Lead.MISSING):
-        if len(out) >= max_results:
-            break
-        stmt, page = fetch(lead, max_results - len(out), skip)
-        if not page and skip:  # the whole tier lies before the page: skip past it
-            tier = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-            skip = max(skip - tier, 0)
-        else:
-            skip = 0
-        out += page
-    return out
 
 
 # ---- experiments --------------------------------------------------------------------------------
@@ -454,7 +393,7 @@ def search_experiment_ids(
     offset: int,
 ) -> list[int]:
     """Experiment ids matching ``filters``, one page. MLflow's default order: newest created first."""
-    _check_page(max_results, offset)
+    check_page(max_results, offset)
     dialect = session.get_bind().dialect.name
     stmt = select(ExperimentRow.experiment_id).where(ExperimentRow.lifecycle_stage.in_(list(stages)))
     stmt = stmt.where(*(_experiment_filter(c, dialect) for c in filters))

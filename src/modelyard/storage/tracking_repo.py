@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -26,16 +27,11 @@ from modelyard.domain.tracking import (
     Metric,
     Run,
 )
+from modelyard.storage import driver_sql
 from modelyard.storage.orm import (
-    DatasetRow,
     ExperimentRow,
     ExperimentTagRow,
-    LatestMetricRow,
-    ParamRow,
-    RunInputRow,
-    RunModelRow,
     RunRow,
-    TagRow,
 )
 
 
@@ -96,119 +92,98 @@ def get_run_row(session: Session, run_id: str, *, for_update: bool = False) -> R
     return row
 
 
-def _metric_from(row: Any) -> Metric:
-    value = math.nan if row.is_nan else row.value
-    return Metric(key=row.key, value=value, timestamp=row.timestamp, step=row.step, run_id=row.run_uuid)
-
-
-_RUN_COLUMNS = (
-    RunRow.run_uuid,
-    RunRow.experiment_id,
-    RunRow.name,
-    RunRow.user_id,
-    RunRow.status,
-    RunRow.start_time,
-    RunRow.end_time,
-    RunRow.artifact_uri,
-    RunRow.lifecycle_stage,
-    RunRow.code_version,
-    RunRow.environment,
+_RUN_SQL = (
+    "SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
+    f"lifecycle_stage, code_version, environment FROM runs WHERE run_uuid {driver_sql.IN_IDS}"
 )
+_PARAMS_SQL = f"SELECT run_uuid, key, value FROM params WHERE run_uuid {driver_sql.IN_IDS}"
+_TAGS_SQL = f"SELECT run_uuid, key, value FROM tags WHERE run_uuid {driver_sql.IN_IDS}"
+_METRICS_SQL = (
+    "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics "
+    f"WHERE run_uuid {driver_sql.IN_IDS}"
+)
+_INPUTS_SQL = (
+    "SELECT i.run_uuid, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
+    f"FROM run_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid {driver_sql.IN_IDS} "
+    "ORDER BY d.created_at, d.name"
+)
+_MODELS_SQL = f"SELECT run_uuid, model_id, direction, step FROM run_models WHERE run_uuid {driver_sql.IN_IDS}"
+
+
+def _document(value: Any) -> Any:
+    """A JSON column read on the driver: text on SQLite, already decoded on PostgreSQL."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _key_values(session: Session, statement: str, ids: Any) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for rid, key, value in driver_sql.execute(session, statement, (ids,)):
+        out[rid][key] = value
+    return out
 
 
 def load_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
-    """Full runs (params, latest metrics, tags, inputs, outputs) in the order of ``run_ids``."""
+    """Full runs (params, latest metrics, tags, inputs, outputs) in the order of ``run_ids``.
+
+    Six driver-level statements whatever the number of runs (a page of 1,000 runs took ~0.1 s as
+    SQLAlchemy rows, a third of that on the driver), each with the ids as one parameter.
+    """
     if not run_ids:
         return []
-    chunks = [run_ids[i : i + 900] for i in range(0, len(run_ids), 900)]
-    rows: dict[str, Any] = {}
-    params: dict[str, dict[str, str]] = defaultdict(dict)
-    tags: dict[str, dict[str, str]] = defaultdict(dict)
+    ids = driver_sql.ids(session, run_ids)
+    rows = {r[0]: r for r in driver_sql.execute(session, _RUN_SQL, (ids,))}
+    params = _key_values(session, _PARAMS_SQL, ids)
+    tags = _key_values(session, _TAGS_SQL, ids)
     metrics: dict[str, list[Metric]] = defaultdict(list)
-    for chunk in chunks:
-        # columns, not ORM objects: loading a page of 1,000 runs as entities cost ~0.2 s
-        for found in session.execute(select(*_RUN_COLUMNS).where(RunRow.run_uuid.in_(chunk))):
-            rows[found.run_uuid] = found
-        for rid, key, value in session.execute(
-            select(ParamRow.run_uuid, ParamRow.key, ParamRow.value).where(ParamRow.run_uuid.in_(chunk))
-        ):
-            params[rid][key] = value
-        for rid, key, value in session.execute(
-            select(TagRow.run_uuid, TagRow.key, TagRow.value).where(TagRow.run_uuid.in_(chunk))
-        ):
-            tags[rid][key] = value
-        lm = LatestMetricRow
-        stmt = select(lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
-            lm.run_uuid.in_(chunk)
-        )
-        for m in session.execute(stmt):
-            metrics[m.run_uuid].append(_metric_from(m))
-    inputs = _load_dataset_inputs(session, list(rows))
-    models = _load_run_models(session, list(rows))
+    nan = math.nan
+    for rid, key, value, timestamp, step, is_nan in driver_sql.execute(session, _METRICS_SQL, (ids,)):
+        metrics[rid].append(Metric(key, nan if is_nan else value, timestamp, step, rid))
+    inputs = _load_dataset_inputs(session, ids)
+    models = _load_run_models(session, ids)
     out = []
     for rid in run_ids:
         r = rows.get(rid)
         if r is None:
             continue
+        code_version, environment = _document(r[9]), _document(r[10])
+        run_models = models.get(rid)
         out.append(
             Run(
-                run_id=r.run_uuid,
-                experiment_id=str(r.experiment_id),
-                run_name=r.name,
-                user_id=r.user_id,
-                status=r.status,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                artifact_uri=r.artifact_uri,
-                lifecycle_stage=r.lifecycle_stage,
+                run_id=rid,
+                experiment_id=str(r[1]),
+                run_name=r[2],
+                user_id=r[3],
+                status=r[4],
+                start_time=r[5],
+                end_time=r[6],
+                artifact_uri=r[7],
+                lifecycle_stage=r[8],
                 params=params.get(rid, {}),
-                metrics=metrics.get(rid, []),
+                metrics=metrics.get(rid) or [],
                 tags=tags.get(rid, {}),
-                dataset_inputs=inputs.get(rid, []),
-                model_inputs=[m for m, d, _ in models.get(rid, []) if d == "input"],
-                model_outputs=[(m, s) for m, d, s in models.get(rid, []) if d == "output"],
-                code_version=CodeVersion(**r.code_version) if r.code_version else None,
-                environment=Environment(**r.environment) if r.environment else None,
+                dataset_inputs=inputs.get(rid) or [],
+                model_inputs=[m for m, d, _ in run_models if d == "input"] if run_models else [],
+                model_outputs=[(m, s) for m, d, s in run_models if d == "output"] if run_models else [],
+                code_version=CodeVersion(**code_version) if code_version else None,
+                environment=Environment(**environment) if environment else None,
             )
         )
     return out
 
 
-def _load_dataset_inputs(session: Session, run_ids: list[str]) -> dict[str, list[DatasetInput]]:
+def _load_dataset_inputs(session: Session, ids: Any) -> dict[str, list[DatasetInput]]:
     out: dict[str, list[DatasetInput]] = defaultdict(list)
-    if not run_ids:
-        return out
-    stmt = (
-        select(RunInputRow.run_uuid, RunInputRow.tags, DatasetRow)
-        .join(DatasetRow, DatasetRow.dataset_uuid == RunInputRow.dataset_uuid)
-        .where(RunInputRow.run_uuid.in_(run_ids))
-        .order_by(DatasetRow.created_at, DatasetRow.name)
-    )
-    for rid, input_tags, ds in session.execute(stmt):
-        out[rid].append(
-            DatasetInput(
-                dataset=Dataset(
-                    name=ds.name,
-                    digest=ds.digest,
-                    source_type=ds.source_type,
-                    source=ds.source,
-                    schema=ds.schema,
-                    profile=ds.profile,
-                ),
-                tags=dict(input_tags or {}),
-            )
-        )
+    for rid, input_tags, name, digest, source_type, source, schema, profile in driver_sql.execute(
+        session, _INPUTS_SQL, (ids,)
+    ):
+        dataset = Dataset(name, digest, source_type, source, schema, profile)
+        out[rid].append(DatasetInput(dataset=dataset, tags=dict(_document(input_tags) or {})))
     return out
 
 
-def _load_run_models(session: Session, run_ids: list[str]) -> dict[str, list[tuple[str, str, int]]]:
+def _load_run_models(session: Session, ids: Any) -> dict[str, list[tuple[str, str, int]]]:
     out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    if not run_ids:
-        return out
-    stmt = select(RunModelRow.run_uuid, RunModelRow.model_id, RunModelRow.direction, RunModelRow.step).where(
-        RunModelRow.run_uuid.in_(run_ids)
-    )
-    for rid, mid, direction, step in session.execute(stmt):
+    for rid, mid, direction, step in driver_sql.execute(session, _MODELS_SQL, (ids,)):
         out[rid].append((mid, direction, step))
     return out
 

@@ -289,8 +289,8 @@ async def metric_history(request: Request) -> Response:
         page_token=q.get("page_token"),
     )
     out: dict[str, Any] = {}
-    if points:
-        out["metrics"] = [wire.metric(p) for p in points]
+    if len(points):
+        out["metrics"] = wire.metric_points(points)
     if token:
         out["next_page_token"] = token
     return json_response(out)

@@ -18,6 +18,7 @@ from modelyard.domain.tracking import (
     SEARCH_RUNS_DEFAULT,
     SEARCH_RUNS_MAX,
     Metric,
+    MetricPoints,
     Run,
     ViewType,
 )
@@ -27,7 +28,7 @@ from modelyard.storage import metric_chunks
 from modelyard.storage import run_writes as writes
 from modelyard.storage import tracking_repo as repo
 from modelyard.storage.db import Database
-from modelyard.storage.search_sql import search_run_ids
+from modelyard.storage.run_search import search_run_ids
 
 
 class RunReads:
@@ -59,16 +60,17 @@ class RunReads:
         *,
         max_results: int | None = None,
         page_token: str | None = None,
-    ) -> tuple[list[Metric], str | None]:
+    ) -> tuple[MetricPoints, str | None]:
+        """One page of a metric's points, ordered by step, timestamp and value, and the next page's token."""
         if not key:
             raise InvalidParameter("Missing value for required parameter 'metric_key'.")
         limit = check_max_results(max_results, default=METRIC_HISTORY_PAGE, maximum=METRIC_HISTORY_PAGE)
         offset = decode_page_token(page_token)
         with self.db.read() as s:
             self._scope(s, actor, run_id, Role.VIEWER)
-            points = metric_chunks.history(s, run_id, key)[offset : offset + limit + 1]
+            points = metric_chunks.series(s, run_id, key).slice(offset, offset + limit + 1)
         token = encode_page_token(offset + limit) if len(points) > limit else None
-        return points[:limit], token
+        return points.slice(0, limit), token
 
     def metric_history_bulk_interval(
         self,
