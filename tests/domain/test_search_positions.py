@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard.domain.search import SearchSyntaxError, parse_experiment_filter, parse_filter, parse_order_by
+from modelyard.domain.search import parse_experiment_filter, parse_filter, parse_order_by
+from modelyard.domain.search_tokens import SearchSyntaxError
 
 
 def refusal(text: str) -> SearchSyntaxError:

@@ -14,7 +14,8 @@ from typing import Any
 
 from modelyard.domain.errors import InvalidParameter
 from modelyard.domain.identity import Principal, Role
-from modelyard.domain.search import RUNS, Entity, SearchSyntaxError, parse_filter
+from modelyard.domain.search import RUNS, Entity, parse_filter
+from modelyard.domain.search_tokens import SearchSyntaxError
 from modelyard.services.tracking.experiments import ExperimentService, parse_experiment_id
 from modelyard.storage import experiment_keys
 from modelyard.storage.db import Database
