@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT / "bench" / "tracking"))
 sys.path.insert(0, str(ROOT / "bench" / "ui"))
 
 from generate import MANIFEST, T0, loss  # noqa: E402
-from servers import Server, free_port, mlflow_server  # noqa: E402
-from session import login  # noqa: E402
+from servers import mlflow_server  # noqa: E402
+from session import login, modelyard_server  # noqa: E402
 
 API = "/api/2.0/mlflow"
 UI = "/ui/data"
@@ -209,16 +209,6 @@ def mlflow_chart(b: Bench) -> list[Result]:
 
 
 # ---- servers and data ------------------------------------------------------------------------------
-
-
-def modelyard_server(data_dir: Path, token: str, log_dir: Path) -> Server:
-    port = free_port()
-    argv = [sys.executable, "-m", "modelyard", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir)]  # fmt: skip
-    env = {"PYTHONPATH": str(ROOT / "src"), "MODELYARD_CONFIG": str(log_dir / "user-config.json")}
-    server = Server("modelyard", argv, port, log_dir, env=env)
-    server.headers = {"Authorization": f"Bearer {token}"}
-    return server
 
 
 def load_mlflow(b: Bench, client: httpx.Client, state: Path, points: int) -> None:

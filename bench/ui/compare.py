@@ -44,8 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "tracking"))
 
-from servers import Server, free_port  # noqa: E402
-from session import login  # noqa: E402
+from session import login, modelyard_server  # noqa: E402
 
 from modelyard.domain.tracking import Metric  # noqa: E402
 from modelyard.services import build_services  # noqa: E402
@@ -179,12 +178,7 @@ def main() -> None:
     manifest = add_runs(args.data_dir)
     logs = args.data_dir / "bench-logs"
     logs.mkdir(exist_ok=True)
-    port = free_port()
-    argv = [sys.executable, "-m", "modelyard", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(args.data_dir)]  # fmt: skip
-    env = {"PYTHONPATH": str(ROOT / "src"), "MODELYARD_CONFIG": str(logs / "user-config.json")}
-    server = Server("modelyard", argv, port, logs, env=env)
-    server.headers = {"Authorization": f"Bearer {manifest['token']}"}
+    server = modelyard_server(args.data_dir, manifest["token"], logs)
     print(f"modelyard server ready in {server.start(120):.1f} s")
     try:
         with httpx.Client(base_url=server.url, timeout=120) as client:
